@@ -1,0 +1,121 @@
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+/** Request counters a shim exposes at `GET /__stats`. */
+export interface ShimStats {
+  /** Requests handled on protocol routes (health and stats excluded). */
+  requests: number;
+  /** Requests per path, e.g. `{ "/pipeline": 3 }`. */
+  byPath: Record<string, number>;
+}
+
+export interface ShimServerOptions {
+  /** Port on 127.0.0.1; 0 picks a free one. @default 0 */
+  port?: number;
+  /** Fixed delay added before every protocol request is handled, in ms. @default 0 */
+  latencyMs?: number;
+}
+
+export interface RunningShim {
+  /** Base URL, e.g. `http://127.0.0.1:8079`. */
+  url: string;
+  port: number;
+  stats(): ShimStats;
+  resetStats(): void;
+  /** Changes the added latency for later requests, in ms. */
+  setLatency(ms: number): void;
+  /** Stops listening and closes the backend connections. */
+  close(): Promise<void>;
+}
+
+/** A protocol answer: status and a JSON body. */
+export interface ShimReply {
+  status: number;
+  body: unknown;
+}
+
+export type ShimHandler = (request: {
+  path: string;
+  headers: IncomingMessage["headers"];
+  body: unknown;
+}) => Promise<ShimReply>;
+
+const MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Starts a loopback-only HTTP server that answers `GET /healthz`, `GET /__stats`
+ * and hands every `POST` with a JSON body to `handle`, after the configured latency.
+ */
+export async function startShimServer(
+  handle: ShimHandler,
+  { port = 0, latencyMs = 0 }: ShimServerOptions,
+  onClose: () => Promise<void>,
+): Promise<RunningShim> {
+  let latency = latencyMs;
+  let stats: ShimStats = { requests: 0, byPath: {} };
+
+  const server = createServer((req, res) => {
+    void route(req, res).catch((error: unknown) => {
+      send(res, { status: 500, body: { error: error instanceof Error ? error.message : String(error) } });
+    });
+  });
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? "/", "http://shim").pathname;
+    if (req.method === "GET" && path === "/healthz") return send(res, { status: 200, body: { ok: true } });
+    if (req.method === "GET" && path === "/__stats") return send(res, { status: 200, body: stats });
+    if (req.method !== "POST") return send(res, { status: 405, body: { error: "only POST is supported" } });
+
+    let body: unknown;
+    try {
+      body = JSON.parse(await readBody(req));
+    } catch (error) {
+      return send(res, { status: 400, body: { error: `request body is not JSON: ${(error as Error).message}` } });
+    }
+    stats.requests += 1;
+    stats.byPath[path] = (stats.byPath[path] ?? 0) + 1;
+    if (latency > 0) await new Promise((resolve) => setTimeout(resolve, latency));
+    send(res, await handle({ path, headers: req.headers, body }));
+  }
+
+  // Bound to 127.0.0.1 only: the shims have no real authentication behind them.
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => resolve());
+  });
+  const actualPort = (server.address() as AddressInfo).port;
+
+  return {
+    url: `http://127.0.0.1:${actualPort}`,
+    port: actualPort,
+    stats: () => structuredClone(stats),
+    resetStats: () => {
+      stats = { requests: 0, byPath: {} };
+    },
+    setLatency: (ms) => {
+      latency = ms;
+    },
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await onClose();
+    },
+  };
+}
+
+function send(res: ServerResponse, { status, body }: ShimReply): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new Error(`body larger than ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}

@@ -1,0 +1,163 @@
+/**
+ * `npm run dev`: the whole product on local defaults. Finds or starts PostgreSQL and Redis,
+ * starts the Upstash and Neon shims in front of them, migrates and seeds the demo, then runs
+ * `wrangler dev`. `--services-only` (`npm run services`) stops before wrangler.
+ * Ctrl-C or SIGTERM stops everything it started and nothing else.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { copyFileSync, existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { applyMigrations } from "./migrate";
+import { startNeonShim } from "./neon-shim";
+import { seedDemo } from "./seed";
+import { createDatabase, ensurePostgres, ensureRedis, withDatabase, type Service } from "./services";
+import type { RunningShim } from "./shim-server";
+import { startUpstashShim } from "./upstash-shim";
+
+const root = resolve(import.meta.dirname, "..");
+const servicesOnly = process.argv.includes("--services-only");
+const port = Number(process.env.PORT ?? 8787);
+const latencyMs = Number(process.env.SHIM_LATENCY_MS ?? 0);
+const log = (line: string) => console.log(`[parley] ${line}`);
+
+const cleanups: Array<() => Promise<void>> = [];
+let stopping = false;
+
+async function stop(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => log(`cleanup failed: ${error}`));
+  }
+  process.exit(code);
+}
+process.on("SIGINT", () => void stop(0));
+process.on("SIGTERM", () => void stop(0));
+
+try {
+  const devVars = readDevVars();
+  const stateDir = resolve(root, ".parley/dev");
+  const postgres = track(await ensurePostgres({ stateDir, log }));
+  const redis = track(await ensureRedis({ stateDir, log }));
+  log(`PostgreSQL: ${describe(postgres)}; Redis: ${describe(redis)}`);
+
+  // DATABASE_URL names its own database; otherwise parley keeps to a database of its own.
+  const databaseUrl = postgres.source === "env" ? postgres.url : withDatabase(postgres.url, "parley");
+  if (postgres.source !== "env") await createDatabase(postgres.url, "parley");
+  await applyMigrations(databaseUrl);
+  const openaiKey = process.env.OPENAI_API_KEY ?? devVars.OPENAI_API_KEY;
+  await seedDemo({
+    databaseUrl,
+    port,
+    model: openaiKey
+      ? { provider: "openai", modelId: process.env.OPENAI_MODEL ?? "gpt-4o-mini", api: "chat" }
+      : { provider: "scripted", modelId: "parley-dev", api: "chat" },
+  });
+  log(`database migrated and demo seeded (model: ${openaiKey ? "openai" : "scripted local dev model"})`);
+
+  const upstashToken = devVars.UPSTASH_REDIS_REST_TOKEN ?? "dev-upstash-token";
+  const upstash = trackShim(
+    await startUpstashShim({ redisUrl: redis.url, token: upstashToken, port: Number(process.env.UPSTASH_SHIM_PORT ?? 8079), latencyMs }),
+  );
+  const neon = trackShim(await startNeonShim({ port: Number(process.env.NEON_SHIM_PORT ?? 8078), latencyMs }));
+  log(`Upstash shim at ${upstash.url}, Neon shim at ${neon.url}/sql${latencyMs ? ` (+${latencyMs} ms each)` : ""}`);
+
+  if (servicesOnly) {
+    console.log(`DATABASE_URL=${databaseUrl}\nNEON_LOCAL_ENDPOINT=${neon.url}/sql\nUPSTASH_REDIS_REST_URL=${upstash.url}`);
+    log("services ready; Ctrl-C stops them");
+  } else {
+    const wrangler = startWrangler({
+      DATABASE_URL: databaseUrl,
+      NEON_LOCAL_ENDPOINT: `${neon.url}/sql`,
+      UPSTASH_REDIS_REST_URL: upstash.url,
+    });
+    await waitUntilReady(wrangler);
+    console.log(`parley ready at http://127.0.0.1:${port}`);
+  }
+} catch (error) {
+  console.error(`[parley] ${error instanceof Error ? error.message : String(error)}`);
+  await stop(1);
+}
+
+function track(service: Service): Service {
+  cleanups.push(() => service.stop());
+  return service;
+}
+
+function trackShim(shim: RunningShim): RunningShim {
+  cleanups.push(() => shim.close());
+  return shim;
+}
+
+function describe(service: Service): string {
+  const where = new URL(service.url).host;
+  return { env: `from the environment (${where})`, running: `already running (${where})`, private: `private instance (${where})` }[
+    service.source
+  ];
+}
+
+/** `.dev.vars`, made from the committed example on first run. */
+function readDevVars(): Record<string, string> {
+  const path = resolve(root, ".dev.vars");
+  if (!existsSync(path)) {
+    copyFileSync(resolve(root, ".dev.vars.example"), path);
+    log("created .dev.vars from .dev.vars.example");
+  }
+  const vars: Record<string, string> = {};
+  for (const line of readFileSync(path, "utf8").split("\n")) {
+    const match = /^\s*([A-Z0-9_]+)\s*=\s*(.*)\s*$/.exec(line);
+    if (match) vars[match[1]!] = match[2]!;
+  }
+  return vars;
+}
+
+function startWrangler(vars: Record<string, string>): ChildProcess {
+  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--show-interactive-dev-session=false"];
+  for (const [key, value] of Object.entries(vars)) args.push("--var", `${key}:${value}`);
+  // Its own process group: wrangler ignores SIGTERM to its own pid, so the group is signalled.
+  const child = spawn("wrangler", args, {
+    cwd: root,
+    stdio: ["ignore", "inherit", "inherit"],
+    detached: true,
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+  });
+  cleanups.push(() => stopGroup(child));
+  child.once("exit", (code) => {
+    if (!stopping) {
+      log(`wrangler dev exited (code ${code})`);
+      void stop(code ?? 1);
+    }
+  });
+  return child;
+}
+
+async function stopGroup(child: ChildProcess): Promise<void> {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((done) => child.once("exit", () => done()));
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, name);
+    } catch {
+      // The group is already gone.
+    }
+  };
+  signal("SIGTERM");
+  const timer = setTimeout(() => signal("SIGKILL"), 5_000);
+  await exited;
+  clearTimeout(timer);
+  signal("SIGKILL");
+}
+
+async function waitUntilReady(child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error("wrangler dev exited before it was ready");
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+      if (res.ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((done) => setTimeout(done, 250));
+  }
+  throw new Error(`wrangler dev did not answer /readyz within 90 s on port ${port}`);
+}

@@ -1,0 +1,208 @@
+import { and, desc, eq, sql } from "drizzle-orm";
+import type { Database } from "./client";
+import {
+  chatMessages,
+  chatSessions,
+  templates,
+  widgets,
+  type ChatMessage,
+  type ChatSession,
+  type MessageMetadata,
+  type NewChatMessage,
+  type Template,
+  type Widget,
+} from "./schema";
+
+export async function getWidgetWithTemplateByPublicKey(
+  db: Database,
+  { publicKey }: { publicKey: string },
+): Promise<{ widget: Widget; template: Template | null } | null> {
+  const [row] = await db
+    .select({ widget: widgets, template: templates })
+    .from(widgets)
+    .leftJoin(templates, eq(templates.id, widgets.templateId))
+    .where(eq(widgets.publicKey, publicKey))
+    .limit(1);
+  return row ?? null;
+}
+
+/** The widget and, when it belongs to that widget, the session: one HTTP round trip. */
+export async function getWidgetAndSession(
+  db: Database,
+  { widgetId, sessionId }: { widgetId: string; sessionId: string },
+): Promise<{ widget: Widget | null; session: ChatSession | null }> {
+  const [widgetRows, sessionRows] = await db.batch([
+    db.select().from(widgets).where(eq(widgets.id, widgetId)).limit(1),
+    db
+      .select()
+      .from(chatSessions)
+      .where(and(eq(chatSessions.id, sessionId), eq(chatSessions.widgetId, widgetId)))
+      .limit(1),
+  ]);
+  return { widget: widgetRows[0] ?? null, session: sessionRows[0] ?? null };
+}
+
+export interface TurnSnapshot {
+  session: ChatSession | null;
+  template: Template | null;
+  /** The last `historyLimit` messages, oldest first. */
+  history: ChatMessage[];
+  /** Total stored messages: the next message's idx. */
+  messageCount: number;
+  /** The stored user message with the request's client id, if any. */
+  existingUserMessage: ChatMessage | null;
+  /** The message right after `existingUserMessage`, if any. */
+  replyToExisting: ChatMessage | null;
+}
+
+/** Everything a turn reads under the lock, in one batch (one HTTP round trip). */
+export async function getTurnSnapshot(
+  db: Database,
+  { sessionId, widgetId, historyLimit, clientMessageId }: {
+    sessionId: string;
+    widgetId: string;
+    historyLimit: number;
+    clientMessageId?: string;
+  },
+): Promise<TurnSnapshot> {
+  const sessionTemplateId = db
+    .select({ id: chatSessions.templateId })
+    .from(chatSessions)
+    .where(eq(chatSessions.id, sessionId));
+  // Client ids are at least one character long, so "" matches nothing on a turn without one.
+  const clientId = clientMessageId ?? "";
+  const existingIdx = db
+    .select({ idx: chatMessages.idx })
+    .from(chatMessages)
+    .where(and(eq(chatMessages.sessionId, sessionId), eq(chatMessages.clientMessageId, clientId)));
+  const [sessionRows, templateRows, historyRows, countRows, existingRows, replyRows] = await db.batch([
+    db
+      .select()
+      .from(chatSessions)
+      .where(and(eq(chatSessions.id, sessionId), eq(chatSessions.widgetId, widgetId)))
+      .limit(1),
+    db.select().from(templates).where(eq(templates.id, sql`(${sessionTemplateId})`)).limit(1),
+    db
+      .select()
+      .from(chatMessages)
+      .where(eq(chatMessages.sessionId, sessionId))
+      .orderBy(desc(chatMessages.idx))
+      .limit(historyLimit),
+    db
+      .select({ count: sql<number>`count(*)::int` })
+      .from(chatMessages)
+      .where(eq(chatMessages.sessionId, sessionId)),
+    db
+      .select()
+      .from(chatMessages)
+      .where(and(eq(chatMessages.sessionId, sessionId), eq(chatMessages.clientMessageId, clientId)))
+      .limit(1),
+    db
+      .select()
+      .from(chatMessages)
+      .where(and(eq(chatMessages.sessionId, sessionId), eq(chatMessages.idx, sql`(${existingIdx}) + 1`)))
+      .limit(1),
+  ]);
+  return {
+    session: sessionRows[0] ?? null,
+    template: templateRows[0] ?? null,
+    history: historyRows.reverse(),
+    messageCount: countRows[0]?.count ?? 0,
+    existingUserMessage: existingRows[0] ?? null,
+    replyToExisting: replyRows[0] ?? null,
+  };
+}
+
+/** Creates a session and, when given, its greeting as message 0, atomically. */
+export async function createSession(
+  db: Database,
+  {
+    session,
+    greeting,
+  }: {
+    session: typeof chatSessions.$inferInsert & { id: string };
+    greeting: string | null;
+  },
+): Promise<ChatSession> {
+  const insertSession = db.insert(chatSessions).values(session).returning();
+  if (greeting === null) {
+    const [row] = await insertSession;
+    return row!;
+  }
+  const [[row]] = await db.batch([
+    insertSession,
+    db.insert(chatMessages).values({
+      sessionId: session.id,
+      idx: 0,
+      role: "assistant",
+      text: greeting,
+      parts: [{ type: "text", text: greeting }],
+      metadata: { status: "complete", greeting: true } satisfies MessageMetadata,
+    }),
+  ]);
+  return row!;
+}
+
+export async function getSessionForWidget(
+  db: Database,
+  { sessionId, widgetId }: { sessionId: string; widgetId: string },
+): Promise<ChatSession | null> {
+  const [row] = await db
+    .select()
+    .from(chatSessions)
+    .where(and(eq(chatSessions.id, sessionId), eq(chatSessions.widgetId, widgetId)))
+    .limit(1);
+  return row ?? null;
+}
+
+export async function getSessionState(
+  db: Database,
+  { sessionId, widgetId }: { sessionId: string; widgetId: string },
+): Promise<{ session: ChatSession; template: Template | null; messages: ChatMessage[] } | null> {
+  const [sessionRows, messageRows] = await db.batch([
+    db
+      .select({ session: chatSessions, template: templates })
+      .from(chatSessions)
+      .leftJoin(templates, eq(templates.id, chatSessions.templateId))
+      .where(and(eq(chatSessions.id, sessionId), eq(chatSessions.widgetId, widgetId)))
+      .limit(1),
+    db.select().from(chatMessages).where(eq(chatMessages.sessionId, sessionId)).orderBy(chatMessages.idx),
+  ]);
+  const row = sessionRows[0];
+  return row ? { session: row.session, template: row.template, messages: messageRows } : null;
+}
+
+export async function insertMessage(db: Database, { message }: { message: NewChatMessage }): Promise<void> {
+  await db.insert(chatMessages).values(message);
+}
+
+/** Stores a turn's reply and moves the session on, atomically. */
+export async function saveReply(
+  db: Database,
+  { message, currentNode }: { message: NewChatMessage; currentNode: string | null },
+): Promise<void> {
+  await db.batch([
+    db.insert(chatMessages).values(message),
+    db
+      .update(chatSessions)
+      .set({ lastActivityAt: sql`now()`, currentNode })
+      .where(eq(chatSessions.id, message.sessionId)),
+  ]);
+}
+
+export async function touchSession(db: Database, { sessionId }: { sessionId: string }): Promise<void> {
+  await db.update(chatSessions).set({ lastActivityAt: sql`now()` }).where(eq(chatSessions.id, sessionId));
+}
+
+/** Ends an active session; the first end wins. Returns the session as it now stands. */
+export async function endSession(
+  db: Database,
+  { sessionId, widgetId, reason }: { sessionId: string; widgetId: string; reason: string },
+): Promise<ChatSession | null> {
+  const [updated] = await db
+    .update(chatSessions)
+    .set({ status: "ended", endedAt: sql`now()`, endedReason: reason, lastActivityAt: sql`now()` })
+    .where(and(eq(chatSessions.id, sessionId), eq(chatSessions.widgetId, widgetId), eq(chatSessions.status, "active")))
+    .returning();
+  return updated ?? getSessionForWidget(db, { sessionId, widgetId });
+}

@@ -1,0 +1,25 @@
+import type { Redis } from "@upstash/redis/cloudflare";
+import type { SessionClaims } from "./auth/session-token";
+import type { Config } from "./config";
+import type { Database } from "./db/client";
+import type { ChatSession, Widget } from "./db/schema";
+import type { HeldLock } from "./gates/lock";
+
+/** Per-request values every route can read from `c.var`. */
+export interface AppVariables {
+  config: Config;
+  db: Database;
+  redis: Redis;
+  /** Set by `tokenGate`. */
+  claims: SessionClaims;
+  /** Set by `widgetGate`. */
+  widget: Widget;
+  /** Set by `widgetGate` when the session belongs to the widget; checked by `sessionGate`. */
+  session: ChatSession | null;
+  /** Set by `messageGate`. */
+  message: { id: string; text: string };
+  /** Set by `lockGate`. */
+  lock: HeldLock;
+}
+
+export type AppEnv = { Bindings: Env; Variables: AppVariables };

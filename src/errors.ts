@@ -1,0 +1,80 @@
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+/** Every `error.code` parley answers with, and its HTTP status. */
+const STATUS = {
+  invalid_request: 400,
+  invalid_token: 401,
+  unauthorized: 401,
+  widget_inactive: 401,
+  origin_not_allowed: 403,
+  not_found: 404,
+  widget_not_found: 404,
+  session_not_found: 404,
+  turn_in_progress: 409,
+  voice_active: 409,
+  session_not_fresh: 409,
+  session_ended: 410,
+  payload_too_large: 413,
+  rate_limited: 429,
+  internal: 500,
+  misconfigured: 500,
+  template_missing: 500,
+  unavailable: 503,
+} as const satisfies Record<string, ContentfulStatusCode>;
+
+export type ErrorCode = keyof typeof STATUS;
+
+const DEFAULT_MESSAGE: Record<ErrorCode, string> = {
+  invalid_request: "The request is not valid.",
+  invalid_token: "The session token is missing, invalid, expired or not for this session.",
+  unauthorized: "Missing or wrong credentials.",
+  widget_inactive: "This widget does not exist or is not active.",
+  origin_not_allowed: "This page's origin is not on the widget's allowed origins.",
+  not_found: "No such route.",
+  widget_not_found: "No active widget has this public key.",
+  session_not_found: "No such session.",
+  turn_in_progress: "A reply is already being generated for this session; wait for it to finish.",
+  voice_active: "This session is in a voice call; chat turns are paused.",
+  session_not_fresh: "The initial turn can only run on a session with no messages.",
+  session_ended: "This session has ended; start a new one.",
+  payload_too_large: "The request body is too large.",
+  rate_limited: "Too many requests; retry later.",
+  internal: "Something went wrong on our side.",
+  misconfigured: "The server is misconfigured.",
+  template_missing: "The agent template of this session no longer exists.",
+  unavailable: "A backing service is unavailable; retry shortly.",
+};
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: unknown };
+}
+
+/** The one error type routes and gates throw; `app.onError` renders it. */
+export class ApiError extends Error {
+  readonly code: ErrorCode;
+  readonly status: ContentfulStatusCode;
+  readonly details: unknown;
+  readonly headers: Record<string, string>;
+
+  constructor(
+    code: ErrorCode,
+    options: { message?: string; details?: unknown; cause?: unknown; headers?: Record<string, string> } = {},
+  ) {
+    super(options.message ?? DEFAULT_MESSAGE[code], { cause: options.cause });
+    this.name = "ApiError";
+    this.code = code;
+    this.status = STATUS[code];
+    this.details = options.details;
+    this.headers = options.headers ?? {};
+  }
+
+  get body(): ErrorBody {
+    return {
+      error: { code: this.code, message: this.message, ...(this.details === undefined ? {} : { details: this.details }) },
+    };
+  }
+
+  toResponse(): Response {
+    return Response.json(this.body, { status: this.status, headers: this.headers });
+  }
+}

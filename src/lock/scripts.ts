@@ -1,0 +1,79 @@
+import type { Redis } from "@upstash/redis/cloudflare";
+
+/**
+ * Compare-and-delete of the turn lock. Also drops the cancel flag left for this token, so a
+ * cancel aimed at this turn can never stop the next one.
+ * Returns 1 when the lock was held by `token` and is now free, else 0.
+ */
+export const RELEASE_SCRIPT = `
+local lockKey   = KEYS[1] -- parley:lock:<sessionId>
+local cancelKey = KEYS[2] -- parley:cancel:<sessionId>
+local token     = ARGV[1] -- the releasing turn's lock token
+
+if redis.call("GET", cancelKey) == token then
+  redis.call("DEL", cancelKey)
+end
+if redis.call("GET", lockKey) == token then
+  redis.call("DEL", lockKey)
+  return 1
+end
+return 0
+`;
+
+/**
+ * Publishes a stop for the turn holding the lock: copies the lock's token into the cancel
+ * key, with a TTL so a flag nobody consumes goes away on its own.
+ * Returns the token of the turn in flight, or nil when the lock is free.
+ */
+export const CANCEL_SCRIPT = `
+local lockKey   = KEYS[1] -- parley:lock:<sessionId>
+local cancelKey = KEYS[2] -- parley:cancel:<sessionId>
+local ttlMs     = ARGV[1] -- lifetime of the cancel flag, in ms
+
+local token = redis.call("GET", lockKey)
+if not token then
+  return nil
+end
+redis.call("SET", cancelKey, token, "PX", ttlMs)
+return token
+`;
+
+/** A Lua script and the SHA1 hex of its text, which `EVALSHA` and `SCRIPT LOAD` use. */
+export interface LuaScript {
+  readonly script: string;
+  readonly hash: string;
+}
+
+/**
+ * Every script with its hash, computed offline (`sha1` of the exact text above);
+ * `test/worker/lock.test.ts` checks them against `SCRIPT LOAD`.
+ */
+export const SCRIPTS = {
+  release: { script: RELEASE_SCRIPT, hash: "2d68c465b67c546192bdb99bb16a68f1c8fc3863" },
+  cancel: { script: CANCEL_SCRIPT, hash: "c862e4f0cdfe270e1c5f40fb557b5db56ebcb302" },
+} as const satisfies Record<string, LuaScript>;
+
+/** The Redis commands `evalScript` needs. */
+export type ScriptRedis = Pick<Redis, "evalsha" | "eval">;
+
+/**
+ * Runs `script` by hash, sending its text (`EVAL`) only when Redis answers NOSCRIPT
+ * (a fresh or flushed script cache). Any other error propagates.
+ */
+export async function evalScript<TResult>(
+  redis: ScriptRedis,
+  script: LuaScript,
+  keys: string[],
+  args: string[],
+): Promise<TResult> {
+  try {
+    return await redis.evalsha<string[], TResult>(script.hash, keys, args);
+  } catch (error) {
+    // Upstash reports Redis errors as text only (`UpstashError`, no code field); the
+    // NOSCRIPT prefix is Redis' own and the one marker the official clients rely on too.
+    if (error instanceof Error && error.message.includes("NOSCRIPT")) {
+      return await redis.eval<string[], TResult>(script.script, keys, args);
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,52 @@
+import { createOpenAI } from "@ai-sdk/openai";
+import type { LanguageModel } from "ai";
+import type { ModelSettings } from "../templates/config";
+import { createScriptedModel } from "./scripted";
+
+/** The deployment facts model selection depends on; `Config` satisfies it. */
+export interface ModelEnvironment {
+  environment: "development" | "preview" | "production";
+  openaiApiKey?: string;
+  /** Any OpenAI-compatible server, e.g. `http://127.0.0.1:8787/v1`. Unset: api.openai.com. */
+  openaiBaseUrl?: string;
+  /** Pause before each word of the scripted dev model, in ms. */
+  devModelDelayMs: number;
+}
+
+export type ModelUnavailableReason = "scripted_in_production" | "openai_key_missing";
+
+const UNAVAILABLE_MESSAGE: Record<ModelUnavailableReason, string> = {
+  scripted_in_production: "This agent uses the local development model, which is not available in production.",
+  openai_key_missing: "This agent's model provider (OpenAI) is not configured on this server.",
+};
+
+/** The template's model cannot run here; `message` is safe to show to users, `reason` is for code. */
+export class ModelUnavailableError extends Error {
+  readonly reason: ModelUnavailableReason;
+
+  constructor(reason: ModelUnavailableReason) {
+    super(UNAVAILABLE_MESSAGE[reason]);
+    this.name = "ModelUnavailableError";
+    this.reason = reason;
+  }
+}
+
+/**
+ * The language model a template's settings name. Build it per request: the OpenAI client is
+ * made here, never kept at module scope (Workers cannot share I/O objects across requests).
+ * Sampling settings (`temperature`, `maxOutputTokens`) are for the caller to pass to `streamText`.
+ *
+ * @throws {ModelUnavailableError} for the scripted model in production, or OpenAI without a key.
+ */
+export function resolveModel(settings: ModelSettings, env: ModelEnvironment): LanguageModel {
+  switch (settings.provider) {
+    case "openai": {
+      if (!env.openaiApiKey) throw new ModelUnavailableError("openai_key_missing");
+      const openai = createOpenAI({ apiKey: env.openaiApiKey, baseURL: env.openaiBaseUrl });
+      return settings.api === "chat" ? openai.chat(settings.modelId) : openai(settings.modelId);
+    }
+    case "scripted":
+      if (env.environment === "production") throw new ModelUnavailableError("scripted_in_production");
+      return createScriptedModel({ delayMs: env.devModelDelayMs, modelId: settings.modelId });
+  }
+}

@@ -1,0 +1,13 @@
+import { Redis } from "@upstash/redis/cloudflare";
+import type { Config } from "./config";
+
+/**
+ * Retries on the request path are short: a Redis that is down must become a fast 503, not
+ * five exponential back-offs (~4 s). The lock is safe under a resent `SET NX` (see `lock/`).
+ */
+const RETRY = { retries: 1, backoff: () => 50 };
+
+/** An Upstash REST client; made per request. */
+export function createRedis(config: Pick<Config, "redisUrl" | "redisToken">): Redis {
+  return new Redis({ url: config.redisUrl, token: config.redisToken, retry: RETRY, enableTelemetry: false });
+}

@@ -1,0 +1,100 @@
+import { z } from "zod";
+
+/** Characters allowed in variable, secret, node and tool names: they appear in `{placeholders}` and tool ids. */
+const identifier = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, "use letters, digits and underscores, starting with a letter or underscore");
+
+export const modelSettingsSchema = z.object({
+  /** `openai` covers OpenAI and any OpenAI-compatible server; `scripted` is the local dev model. */
+  provider: z.enum(["openai", "scripted"]),
+  modelId: z.string().min(1),
+  /** `responses` (OpenAI's Responses API) or `chat` (Chat Completions, what most compatible servers speak). */
+  api: z.enum(["responses", "chat"]).default("chat"),
+  temperature: z.number().min(0).max(2).optional(),
+  maxOutputTokens: z.number().int().positive().optional(),
+});
+export type ModelSettings = z.infer<typeof modelSettingsSchema>;
+
+export const templateVariableSchema = z.object({
+  name: identifier,
+  description: z.string().optional(),
+  required: z.boolean().default(false),
+  default: z.string().optional(),
+  /** Longest accepted value, in characters. */
+  maxLength: z.number().int().positive().max(10_000).default(500),
+});
+export type TemplateVariable = z.infer<typeof templateVariableSchema>;
+
+export const transitionSchema = z.object({
+  to: identifier,
+  description: z.string().min(1),
+});
+
+export const flowNodeSchema = z.object({
+  instructions: z.string().default(""),
+  /** Names of the HTTP or MCP tools this node may use. */
+  tools: z.array(z.string()).default([]),
+  transitions: z.array(transitionSchema).default([]),
+});
+export type FlowNode = z.infer<typeof flowNodeSchema>;
+
+export const flowSchema = z
+  .object({
+    initialNode: identifier,
+    nodes: z.record(identifier, flowNodeSchema),
+  })
+  .superRefine((flow, ctx) => {
+    if (!(flow.initialNode in flow.nodes)) {
+      ctx.addIssue({ code: "custom", path: ["initialNode"], message: `no node named "${flow.initialNode}"` });
+    }
+    for (const [name, node] of Object.entries(flow.nodes)) {
+      node.transitions.forEach((transition, i) => {
+        if (!(transition.to in flow.nodes)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["nodes", name, "transitions", i, "to"],
+            message: `no node named "${transition.to}"`,
+          });
+        }
+      });
+    }
+  });
+export type Flow = z.infer<typeof flowSchema>;
+
+export const httpToolSchema = z.object({
+  name: identifier,
+  description: z.string().min(1),
+  /** JSON Schema of the arguments the model must send. */
+  inputSchema: z.record(z.string(), z.unknown()).default({ type: "object", properties: {} }),
+  request: z.object({
+    method: z.enum(["GET", "POST", "PUT", "PATCH", "DELETE"]).default("GET"),
+    /** May contain `{var}`, `{secret.NAME}` and `{args.NAME}` placeholders. */
+    url: z.string().min(1),
+    headers: z.record(z.string(), z.string()).default({}),
+    /** JSON body template; string leaves may contain placeholders. Omitted: the arguments are sent as JSON. */
+    body: z.unknown().optional(),
+  }),
+  /** @default 10000 */
+  timeoutMs: z.number().int().positive().max(60_000).default(10_000),
+  /** Largest response body passed to the model, in bytes. @default 65536 */
+  maxResponseBytes: z.number().int().positive().max(1_048_576).default(65_536),
+});
+export type HttpTool = z.infer<typeof httpToolSchema>;
+
+export const mcpServerSchema = z.object({
+  name: identifier,
+  /** Streamable HTTP endpoint. */
+  url: z.string().url(),
+  /** Header values may use `{secret.NAME}`. */
+  headers: z.record(z.string(), z.string()).default({}),
+  /** When set, only these tools of the server are offered. */
+  allowedTools: z.array(z.string()).optional(),
+});
+export type McpServer = z.infer<typeof mcpServerSchema>;
+
+export const presentationSchema = z.object({
+  quickReplies: z.array(z.string().min(1).max(200)).max(10).default([]),
+  textInput: z.boolean().default(true),
+});
+export type Presentation = z.infer<typeof presentationSchema>;

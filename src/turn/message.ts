@@ -1,0 +1,25 @@
+import type { UIMessage, UIMessageChunk } from "ai";
+
+/** How a turn ended, as the stream's `data-turn-end` reports it. */
+export type TurnStatus = "completed" | "failed" | "canceled";
+
+/** The custom `data-*` parts of parley's stream (DESIGN §3). */
+export type TurnDataParts = {
+  "user-committed": { idx: number };
+  "node-transition": { from: string; to: string };
+  "turn-end": { status: TurnStatus; assistantIdx: number | null };
+};
+
+/** Metadata on every assistant message parley streams. */
+export interface AssistantMetadata {
+  sessionId: string;
+  idx: number;
+}
+
+export type ParleyUIMessage = UIMessage<AssistantMetadata, TurnDataParts>;
+export type ParleyChunk = UIMessageChunk<AssistantMetadata, TurnDataParts>;
+
+/** The id an assistant message carries in streams and in `GET /session/:id`. */
+export function messageId(sessionId: string, idx: number): string {
+  return `${sessionId}:${idx}`;
+}

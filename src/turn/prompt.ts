@@ -1,0 +1,54 @@
+import { convertToModelMessages, type ModelMessage } from "ai";
+import type { ChatMessage, Template } from "../db/schema";
+import { promptValues, renderText } from "../templates/render";
+import { messageId, type ParleyUIMessage } from "./message";
+
+/** Sent as the initial turn's kickoff when the template has no instruction of its own. */
+export const DEFAULT_KICKOFF = "Greet the visitor briefly and offer your help.";
+
+/** A stored message as the AI SDK's UI message (what the widget and the converter read). */
+export function toUIMessage(sessionId: string, message: ChatMessage): ParleyUIMessage {
+  return {
+    id: message.role === "user" && message.clientMessageId ? message.clientMessageId : messageId(sessionId, message.idx),
+    role: message.role,
+    parts: message.parts as ParleyUIMessage["parts"],
+    ...(message.role === "assistant" ? { metadata: { sessionId, idx: message.idx } } : {}),
+  };
+}
+
+/** The node the conversation is in: the stored one, else the flow's initial node. */
+export function currentNodeName(template: Template, storedNode: string | null): string | null {
+  if (!template.flow) return null;
+  return storedNode && storedNode in template.flow.nodes ? storedNode : template.flow.initialNode;
+}
+
+/** The system prompt: the template's instructions plus the current node's, placeholders filled. */
+export function systemPrompt(template: Template, vars: Record<string, string>, node: string | null): string {
+  const nodeInstructions = node ? template.flow?.nodes[node]?.instructions : undefined;
+  const text = [template.instructions, nodeInstructions].filter(Boolean).join("\n\n");
+  return renderText(text, promptValues(vars, template.secrets));
+}
+
+/**
+ * The conversation sent to the model: stored history (empty replies left out, since some
+ * providers reject them), then the new user text or, on the initial turn, the kickoff, which is
+ * never stored.
+ */
+export async function modelMessages({
+  sessionId,
+  history,
+  appendUserText,
+}: {
+  sessionId: string;
+  history: ChatMessage[];
+  appendUserText?: string;
+}): Promise<ModelMessage[]> {
+  const messages = history.filter((m) => m.parts.length > 0).map((m) => toUIMessage(sessionId, m));
+  const converted = await convertToModelMessages(messages, { ignoreIncompleteToolCalls: true });
+  return appendUserText === undefined ? converted : [...converted, { role: "user", content: appendUserText }];
+}
+
+/** The initial turn's kickoff text. */
+export function kickoffText(template: Template, vars: Record<string, string>): string {
+  return renderText(template.initialTurnInstruction || DEFAULT_KICKOFF, promptValues(vars, template.secrets));
+}

@@ -1,0 +1,62 @@
+import type { ChatMessage, MessageMetadata } from "../db/schema";
+import { messageId, type ParleyChunk, type ParleyUIMessage, type TurnStatus } from "./message";
+
+const STATUS_OF: Record<MessageMetadata["status"], TurnStatus> = {
+  complete: "completed",
+  canceled: "canceled",
+  interrupted: "failed",
+};
+
+/**
+ * The chunks that rebuild a stored reply: what the original stream would have produced, for a
+ * client retrying a message it already sent (gate 12).
+ */
+export function replayChunks({
+  sessionId,
+  userIdx,
+  reply,
+}: {
+  sessionId: string;
+  userIdx: number;
+  reply: ChatMessage;
+}): ParleyChunk[] {
+  const chunks: ParleyChunk[] = [
+    { type: "start", messageId: messageId(sessionId, reply.idx), messageMetadata: { sessionId, idx: reply.idx } },
+    { type: "data-user-committed", data: { idx: userIdx }, transient: true },
+  ];
+  (reply.parts as ParleyUIMessage["parts"]).forEach((part, i) => chunks.push(...partChunks(part, `r${i}`)));
+  const metadata = reply.metadata as Partial<MessageMetadata>;
+  const status = STATUS_OF[metadata.status ?? "complete"];
+  chunks.push(
+    { type: "data-turn-end", data: { status, assistantIdx: reply.idx }, transient: true },
+    { type: "finish", messageMetadata: { sessionId, idx: reply.idx } },
+  );
+  return chunks;
+}
+
+function partChunks(part: ParleyUIMessage["parts"][number], id: string): ParleyChunk[] {
+  if (part.type === "text") {
+    return [
+      { type: "text-start", id },
+      { type: "text-delta", id, delta: part.text },
+      { type: "text-end", id },
+    ];
+  }
+  if (part.type === "step-start") return [{ type: "start-step" }, { type: "finish-step" }];
+  if (part.type === "data-node-transition") return [{ type: "data-node-transition", data: part.data }];
+  if (part.type === "dynamic-tool" || part.type.startsWith("tool-")) {
+    const tool = part as Extract<ParleyUIMessage["parts"][number], { toolCallId: string }>;
+    const toolName = part.type === "dynamic-tool" ? (part as { toolName: string }).toolName : part.type.slice(5);
+    const dynamic = part.type === "dynamic-tool" ? { dynamic: true as const } : {};
+    const chunks: ParleyChunk[] = [
+      { type: "tool-input-available", toolCallId: tool.toolCallId, toolName, input: tool.input, ...dynamic },
+    ];
+    if (tool.state === "output-available") {
+      chunks.push({ type: "tool-output-available", toolCallId: tool.toolCallId, output: tool.output, ...dynamic });
+    } else if (tool.state === "output-error") {
+      chunks.push({ type: "tool-output-error", toolCallId: tool.toolCallId, errorText: tool.errorText, ...dynamic });
+    }
+    return chunks;
+  }
+  return [];
+}

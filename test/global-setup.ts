@@ -1,0 +1,52 @@
+import { randomBytes } from "node:crypto";
+import { resolve } from "node:path";
+import type { TestProject } from "vitest/node";
+import { applyMigrations } from "../dev/migrate";
+import { startNeonShim } from "../dev/neon-shim";
+import { createDatabase, dropDatabase, ensurePostgres, ensureRedis, withDatabase } from "../dev/services";
+import { startUpstashShim } from "../dev/upstash-shim";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** A database of this run's own, migrated: `postgres://…/parley_test_<hex>`. */
+    databaseUrl: string;
+    /** Redis database 1, keys unique per test. */
+    redisUrl: string;
+    /** The Neon shim's `/sql` endpoint. */
+    neonEndpoint: string;
+    upstashUrl: string;
+    upstashToken: string;
+  }
+}
+
+const UPSTASH_TOKEN = "test-upstash-token";
+/** Tests keep to Redis database 1 so a developer's local stack (database 0) is untouched. */
+const TEST_REDIS_DB = "1";
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const stateDir = resolve(import.meta.dirname, "../.parley/test");
+  const log = (line: string) => console.log(`[test setup] ${line}`);
+  const postgres = await ensurePostgres({ stateDir, log });
+  const redis = await ensureRedis({ stateDir, log });
+
+  const databaseName = `parley_test_${randomBytes(5).toString("hex")}`;
+  await createDatabase(postgres.url, databaseName);
+  const databaseUrl = withDatabase(postgres.url, databaseName);
+  await applyMigrations(databaseUrl);
+
+  const redisUrl = withDatabase(redis.url, TEST_REDIS_DB);
+  const upstash = await startUpstashShim({ redisUrl, token: UPSTASH_TOKEN });
+  const neon = await startNeonShim({});
+
+  project.provide("databaseUrl", databaseUrl);
+  project.provide("redisUrl", redisUrl);
+  project.provide("neonEndpoint", `${neon.url}/sql`);
+  project.provide("upstashUrl", upstash.url);
+  project.provide("upstashToken", UPSTASH_TOKEN);
+
+  return async () => {
+    await Promise.all([upstash.close(), neon.close()]);
+    await dropDatabase(postgres.url, databaseName);
+    await Promise.all([postgres.stop(), redis.stop()]);
+  };
+}

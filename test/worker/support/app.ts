@@ -1,0 +1,51 @@
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { parseConfig } from "../../../src/config";
+import { createDb } from "../../../src/db/client";
+import { createRedis } from "../../../src/redis";
+import worker from "../../../src/index";
+
+export const ORIGIN = "https://shop.example";
+export const CLIENT_IP = "203.0.113.7";
+
+export interface Call {
+  res: Response;
+  /** Resolves once the request's `waitUntil` work (persisting, releasing) has finished. */
+  settled(): Promise<void>;
+}
+
+/** One request to the Worker, as a widget on `ORIGIN` would send it. */
+export async function call(
+  path: string,
+  { token, json, headers, method, signal }: {
+    token?: string;
+    json?: unknown;
+    headers?: Record<string, string>;
+    method?: string;
+    signal?: AbortSignal;
+  } = {},
+): Promise<Call> {
+  const ctx = createExecutionContext();
+  const request = new Request(`http://parley.test${path}`, {
+    method: method ?? (json === undefined ? "GET" : "POST"),
+    headers: {
+      origin: ORIGIN,
+      "cf-connecting-ip": CLIENT_IP,
+      ...(json === undefined ? {} : { "content-type": "application/json" }),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...headers,
+    },
+    ...(json === undefined ? {} : { body: JSON.stringify(json) }),
+    ...(signal ? { signal } : {}),
+  });
+  const res = await worker.fetch(request, env, ctx);
+  return { res, settled: () => waitOnExecutionContext(ctx) };
+}
+
+export const post = (path: string, options: Parameters<typeof call>[1] = {}) =>
+  call(path, { method: "POST", ...options });
+
+/** The Worker's own clients, for arranging and inspecting state. */
+export function stores() {
+  const config = parseConfig(env);
+  return { config, db: createDb(config), redis: createRedis(config) };
+}

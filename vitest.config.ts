@@ -1,0 +1,45 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+/** Secrets of the test run only; the real ones live in `wrangler secret` and `.dev.vars`. */
+const TEST_SECRETS = {
+  SESSION_TOKEN_SECRET: "test-session-token-secret-of-at-least-32-bytes",
+  ADMIN_API_KEY: "test-admin-key-0123456789",
+};
+
+export default defineConfig({
+  test: {
+    globalSetup: ["./test/global-setup.ts"],
+    projects: [
+      {
+        test: {
+          name: "dev",
+          include: ["test/dev/**/*.test.ts"],
+          environment: "node",
+        },
+      },
+      {
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: {
+                ...TEST_SECRETS,
+                ENVIRONMENT: "development",
+                DATABASE_URL: inject("databaseUrl"),
+                NEON_LOCAL_ENDPOINT: inject("neonEndpoint"),
+                UPSTASH_REDIS_REST_URL: inject("upstashUrl"),
+                UPSTASH_REDIS_REST_TOKEN: inject("upstashToken"),
+                DEV_MODEL_DELAY_MS: "5",
+              },
+            },
+          })),
+        ],
+        test: {
+          name: "worker",
+          include: ["test/worker/**/*.test.ts"],
+        },
+      },
+    ],
+  },
+});
