@@ -153,7 +153,7 @@ async function withClient<T>(pool: Pool, work: (client: PoolClient) => Promise<T
 }
 
 async function runBatch(client: PoolClient, begin: string, queries: NeonQuery[]): Promise<QueryArrayResult<TextRow>[]> {
-  if (0) await client.query(begin);
+  await client.query(begin);
   try {
     const results: QueryArrayResult<TextRow>[] = [];
     for (const query of queries) results.push(await runQuery(client, query));
@@ -175,7 +175,7 @@ function runQuery(client: PoolClient, { query, params }: NeonQuery): Promise<Que
     text: query,
     values: params,
     rowMode: "array",
-    queryMode: "extended" as "extended", ...({queryMode: undefined} as {}),
+    queryMode: "extended",
   };
   return client.query<TextRow, unknown[]>(config);
 }

@@ -56,7 +56,7 @@ export async function startShimServer(
 
   const server = createServer((req, res) => {
     void route(req, res).catch((error: unknown) => {
-      send(res, { status: 500, body: { error: error instanceof Error ? error.message : String(error) } });
+      send(res, failure(500, error instanceof Error ? error.message : String(error)));
     });
   });
 
@@ -64,13 +64,13 @@ export async function startShimServer(
     const path = new URL(req.url ?? "/", "http://shim").pathname;
     if (req.method === "GET" && path === "/healthz") return send(res, { status: 200, body: { ok: true } });
     if (req.method === "GET" && path === "/__stats") return send(res, { status: 200, body: stats });
-    if (req.method !== "POST") return send(res, { status: 405, body: { error: "only POST is supported" } });
+    if (req.method !== "POST") return send(res, failure(405, "only POST is supported"));
 
     let body: unknown;
     try {
       body = JSON.parse(await readBody(req));
     } catch (error) {
-      return send(res, { status: 400, body: { error: `request body is not JSON: ${(error as Error).message}` } });
+      return send(res, failure(400, `request body is not JSON: ${(error as Error).message}`));
     }
     stats.requests += 1;
     stats.byPath[path] = (stats.byPath[path] ?? 0) + 1;
@@ -101,6 +101,11 @@ export async function startShimServer(
       await onClose();
     },
   };
+}
+
+/** An error both clients can read: Upstash's reads `error`, Neon's reads `message`. */
+function failure(status: number, message: string): ShimReply {
+  return { status, body: { error: message, message } };
 }
 
 function send(res: ServerResponse, { status, body }: ShimReply): void {

@@ -5,6 +5,7 @@ import { applyMigrations } from "../dev/migrate";
 import { startNeonShim } from "../dev/neon-shim";
 import { createDatabase, dropDatabase, ensurePostgres, ensureRedis, withDatabase } from "../dev/services";
 import { startUpstashShim } from "../dev/upstash-shim";
+import { startFakeOpenAI } from "./support/fake-openai";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -16,10 +17,15 @@ declare module "vitest" {
     neonEndpoint: string;
     upstashUrl: string;
     upstashToken: string;
+    /** The same Redis behind a shim that adds `SLOW_REDIS_LATENCY_MS` to every request: races made visible. */
+    slowUpstashUrl: string;
+    /** The fake OpenAI-compatible server's base URL, ending in `/v1`. */
+    openaiBaseUrl: string;
   }
 }
 
 const UPSTASH_TOKEN = "test-upstash-token";
+const SLOW_REDIS_LATENCY_MS = 300;
 /** Tests keep to Redis database 1 so a developer's local stack (database 0) is untouched. */
 const TEST_REDIS_DB = "1";
 
@@ -36,16 +42,20 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   const redisUrl = withDatabase(redis.url, TEST_REDIS_DB);
   const upstash = await startUpstashShim({ redisUrl, token: UPSTASH_TOKEN });
+  const slowUpstash = await startUpstashShim({ redisUrl, token: UPSTASH_TOKEN, latencyMs: SLOW_REDIS_LATENCY_MS });
   const neon = await startNeonShim({});
+  const fakeOpenAI = await startFakeOpenAI();
 
   project.provide("databaseUrl", databaseUrl);
   project.provide("redisUrl", redisUrl);
   project.provide("neonEndpoint", `${neon.url}/sql`);
   project.provide("upstashUrl", upstash.url);
   project.provide("upstashToken", UPSTASH_TOKEN);
+  project.provide("slowUpstashUrl", slowUpstash.url);
+  project.provide("openaiBaseUrl", fakeOpenAI.url);
 
   return async () => {
-    await Promise.all([upstash.close(), neon.close()]);
+    await Promise.all([upstash.close(), slowUpstash.close(), neon.close(), fakeOpenAI.close()]);
     await dropDatabase(postgres.url, databaseName);
     await Promise.all([postgres.stop(), redis.stop()]);
   };

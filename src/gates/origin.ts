@@ -27,7 +27,7 @@ export function isOriginAllowed(origin: string, allowedOrigins: string[]): boole
 export const originGate = () =>
   createMiddleware<AppEnv>(async function originGate(c, next) {
     const origin = c.req.header("origin");
-    if (origin !== undefined && !isOriginAllowed(origin, c.var.widget.allowedOrigins)) {
+    if (origin && !isOriginAllowed(origin, c.var.widget.allowedOrigins)) {
       throw new ApiError("origin_not_allowed", { details: { origin } });
     }
     await next();
