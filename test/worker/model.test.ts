@@ -260,7 +260,7 @@ describe.each(["responses", "chat"] as const)("openai provider against the fake 
     expect(text).toBe(`Fake OpenAI reply to: What is ${marker}?`);
     expect(deltas.length).toBeGreaterThan(1);
     const usage = await result.usage;
-    expect(usage.inputTokens).toBe(5 + 2 + 5 + 3); // words of system + three messages
+    expect(usage.inputTokens).toBe(6 + 2 + 5 + 3); // words of the system prompt and the three messages
     expect(usage.outputTokens).toBe(deltas.length);
     expect(await result.finishReason).toBe("stop");
 

@@ -1,5 +1,5 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
-import { parseConfig } from "../../../src/config";
+import { parseConfig, type OptionalBindings } from "../../../src/config";
 import { createDb } from "../../../src/db/client";
 import { createRedis } from "../../../src/redis";
 import worker from "../../../src/index";
@@ -16,12 +16,14 @@ export interface Call {
 /** One request to the Worker, as a widget on `ORIGIN` would send it. */
 export async function call(
   path: string,
-  { token, json, headers, method, signal }: {
+  { token, json, headers, method, signal, env: envOverride }: {
     token?: string;
     json?: unknown;
     headers?: Record<string, string>;
     method?: string;
     signal?: AbortSignal;
+    /** Bindings laid over the test env for this request only (e.g. `OPENAI_API_KEY`). */
+    env?: Partial<Env> & OptionalBindings;
   } = {},
 ): Promise<Call> {
   const ctx = createExecutionContext();
@@ -37,7 +39,7 @@ export async function call(
     ...(json === undefined ? {} : { body: JSON.stringify(json) }),
     ...(signal ? { signal } : {}),
   });
-  const res = await worker.fetch(request, env, ctx);
+  const res = await worker.fetch(request, envOverride ? { ...env, ...envOverride } : env, ctx);
   return { res, settled: () => waitOnExecutionContext(ctx) };
 }
 
