@@ -7,9 +7,14 @@ import type { ModelSettings } from "../src/templates/config";
 export const DEMO_IDS = {
   llmTemplate: "00000000-0000-4000-8000-000000000001",
   staticTemplate: "00000000-0000-4000-8000-000000000002",
+  toolsTemplate: "00000000-0000-4000-8000-000000000003",
   llmWidget: "00000000-0000-4000-8000-000000000101",
   staticWidget: "00000000-0000-4000-8000-000000000102",
+  toolsWidget: "00000000-0000-4000-8000-000000000103",
 } as const;
+
+/** The demo merchant API's key: a template secret, sent by the HTTP tool, never shown. */
+export const DEMO_API_KEY = "demo-secret-api-key-1234";
 
 export interface SeedOptions {
   databaseUrl: string;
@@ -17,12 +22,19 @@ export interface SeedOptions {
   port: number;
   /** The model the demo templates use. */
   model: ModelSettings;
+  /** Base URL of the demo merchant API (`dev/demo-api.ts`). */
+  demoApiUrl: string;
+  /** The demo MCP server's Streamable HTTP endpoint (`dev/mcp-server.ts`). */
+  mcpUrl: string;
 }
 
 const DEMO_TENANT = "tenant_local_demo";
 
-/** Upserts the local demo: widgets `pk_local_demo` (LLM greeting) and `pk_local_static` (fixed greeting). */
-export async function seedDemo({ databaseUrl, port, model }: SeedOptions): Promise<void> {
+/**
+ * Upserts the local demo: widgets `pk_local_demo` (LLM greeting), `pk_local_static` (fixed
+ * greeting) and `pk_local_tools` (a two-node flow with an HTTP tool and an MCP server).
+ */
+export async function seedDemo({ databaseUrl, port, model, demoApiUrl, mcpUrl }: SeedOptions): Promise<void> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
   const db = drizzle({ client: pool });
   const origins = [`http://localhost:${port}`, `http://127.0.0.1:${port}`];
@@ -50,6 +62,43 @@ export async function seedDemo({ databaseUrl, port, model }: SeedOptions): Promi
       variables: [{ name: "shopName", required: false, default: "the parley demo shop", maxLength: 100 }],
       presentation: { quickReplies: [], textInput: true },
     },
+    {
+      id: DEMO_IDS.toolsTemplate,
+      tenantId: DEMO_TENANT,
+      name: "Local demo (flow and tools)",
+      model,
+      instructions: "You are the order assistant of {shopName}. Answer briefly.",
+      initialTurnInstruction: "Greet the visitor and ask how you can help.",
+      variables: [{ name: "shopName", required: false, default: "the parley demo shop", maxLength: 100 }],
+      secrets: { DEMO_API_KEY },
+      flow: {
+        initialNode: "greet",
+        nodes: {
+          greet: {
+            instructions: "Find out what the visitor needs.",
+            tools: [],
+            transitions: [{ to: "order_help", description: "the visitor asks about an order" }],
+          },
+          order_help: {
+            instructions: "Help with the visitor's order: look up its status (get_order_status) and its shipment (get_shipment).",
+            tools: ["get_shipment"],
+            transitions: [{ to: "greet", description: "the visitor's order question is answered" }],
+          },
+        },
+      },
+      tools: [
+        {
+          name: "get_shipment",
+          description: "Carrier and tracking number of an order's shipment.",
+          inputSchema: { type: "object", properties: { orderId: { type: "string" } }, required: ["orderId"] },
+          request: { method: "GET", url: `${demoApiUrl}/orders/{args.orderId}/shipment`, headers: { "x-api-key": "{secret.DEMO_API_KEY}" } },
+          timeoutMs: 5_000,
+          maxResponseBytes: 65_536,
+        },
+      ],
+      mcpServers: [{ name: "orders", url: mcpUrl, headers: {} }],
+      presentation: { quickReplies: ["Where is my order?"], textInput: true },
+    },
   ];
   try {
     for (const template of demoTemplates) {
@@ -58,6 +107,7 @@ export async function seedDemo({ databaseUrl, port, model }: SeedOptions): Promi
     const demoWidgets = [
       { id: DEMO_IDS.llmWidget, templateId: DEMO_IDS.llmTemplate, publicKey: "pk_local_demo" },
       { id: DEMO_IDS.staticWidget, templateId: DEMO_IDS.staticTemplate, publicKey: "pk_local_static" },
+      { id: DEMO_IDS.toolsWidget, templateId: DEMO_IDS.toolsTemplate, publicKey: "pk_local_tools" },
     ];
     for (const widget of demoWidgets) {
       const row = { ...widget, tenantId: DEMO_TENANT, allowedOrigins: origins, active: true };

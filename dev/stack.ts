@@ -9,7 +9,9 @@ import { copyFileSync, existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { applyMigrations } from "./migrate";
 import { startNeonShim } from "./neon-shim";
-import { seedDemo } from "./seed";
+import { startDemoApi } from "./demo-api";
+import { startDemoMcpServer } from "./mcp-server";
+import { DEMO_API_KEY, seedDemo } from "./seed";
 import { createDatabase, ensurePostgres, ensureRedis, withDatabase, type Service } from "./services";
 import type { RunningShim } from "./shim-server";
 import { startUpstashShim } from "./upstash-shim";
@@ -44,10 +46,15 @@ try {
   const databaseUrl = postgres.source === "env" ? postgres.url : withDatabase(postgres.url, "parley");
   if (postgres.source !== "env") await createDatabase(postgres.url, "parley");
   await applyMigrations(databaseUrl);
+  const demoApi = trackShim(await startDemoApi({ port: Number(process.env.DEMO_API_PORT ?? 8076), apiKey: DEMO_API_KEY }));
+  const mcp = trackShim(await startDemoMcpServer({ port: Number(process.env.MCP_DEMO_PORT ?? 8077) }));
+  log(`demo merchant API at ${demoApi.url}, demo MCP server at ${mcp.url}`);
   const openaiKey = process.env.OPENAI_API_KEY ?? devVars.OPENAI_API_KEY;
   await seedDemo({
     databaseUrl,
     port,
+    demoApiUrl: demoApi.url,
+    mcpUrl: mcp.url,
     model: openaiKey
       ? { provider: "openai", modelId: process.env.OPENAI_MODEL ?? "gpt-4o-mini", api: "chat" }
       : { provider: "scripted", modelId: "parley-dev", api: "chat" },
@@ -83,9 +90,9 @@ function track(service: Service): Service {
   return service;
 }
 
-function trackShim(shim: RunningShim): RunningShim {
-  cleanups.push(() => shim.close());
-  return shim;
+function trackShim<T extends Pick<RunningShim, "close">>(server: T): T {
+  cleanups.push(() => server.close());
+  return server;
 }
 
 function describe(service: Service): string {

@@ -2,12 +2,22 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "./env";
 import { ApiError } from "./errors";
+import { resolveModel, type ModelResolver } from "./model/provider";
 import { health } from "./routes/health";
 import { widget } from "./routes/widget";
 
+export interface AppOptions {
+  /** Chooses each turn's model. @default resolveModel */
+  resolveModel?: ModelResolver;
+}
+
 /** The parley HTTP app: routes, the JSON error shape and the fallback 404. */
-export function createApp() {
+export function createApp({ resolveModel: chooseModel = resolveModel }: AppOptions = {}) {
   const app = new Hono<AppEnv>();
+  app.use("*", async (c, next) => {
+    c.set("resolveModel", chooseModel);
+    await next();
+  });
   app.route("/", health);
   app.route("/v1/widget", widget);
 

@@ -4,10 +4,13 @@ import type { Config } from "./config";
 import type { Database } from "./db/client";
 import type { ChatSession, Widget } from "./db/schema";
 import type { HeldLock } from "./gates/lock";
+import type { ModelResolver } from "./model/provider";
 
 /** Per-request values every route can read from `c.var`. */
 export interface AppVariables {
   config: Config;
+  /** Chooses each turn's model (`resolveModel` unless the app was built with another). */
+  resolveModel: ModelResolver;
   db: Database;
   redis: Redis;
   /** Set by `tokenGate`. */

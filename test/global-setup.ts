@@ -5,7 +5,9 @@ import { applyMigrations } from "../dev/migrate";
 import { startNeonShim } from "../dev/neon-shim";
 import { createDatabase, dropDatabase, ensurePostgres, ensureRedis, withDatabase } from "../dev/services";
 import { startUpstashShim } from "../dev/upstash-shim";
+import { startDemoMcpServer } from "../dev/mcp-server";
 import { startFakeOpenAI } from "./support/fake-openai";
+import { startToolServer } from "./support/tool-server";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -21,6 +23,10 @@ declare module "vitest" {
     slowUpstashUrl: string;
     /** The fake OpenAI-compatible server's base URL, ending in `/v1`. */
     openaiBaseUrl: string;
+    /** Targets for HTTP tools: success, failure, slow and oversized answers. */
+    toolServerUrl: string;
+    /** The demo MCP server's Streamable HTTP endpoint. */
+    mcpServerUrl: string;
   }
 }
 
@@ -45,6 +51,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const slowUpstash = await startUpstashShim({ redisUrl, token: UPSTASH_TOKEN, latencyMs: SLOW_REDIS_LATENCY_MS });
   const neon = await startNeonShim({});
   const fakeOpenAI = await startFakeOpenAI();
+  const toolServer = await startToolServer();
+  const mcpServer = await startDemoMcpServer();
 
   project.provide("databaseUrl", databaseUrl);
   project.provide("redisUrl", redisUrl);
@@ -53,9 +61,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("upstashToken", UPSTASH_TOKEN);
   project.provide("slowUpstashUrl", slowUpstash.url);
   project.provide("openaiBaseUrl", fakeOpenAI.url);
+  project.provide("toolServerUrl", toolServer.url);
+  project.provide("mcpServerUrl", mcpServer.url);
 
   return async () => {
-    await Promise.all([upstash.close(), slowUpstash.close(), neon.close(), fakeOpenAI.close()]);
+    await Promise.all([upstash.close(), slowUpstash.close(), neon.close(), fakeOpenAI.close(), toolServer.close(), mcpServer.close()]);
     await dropDatabase(postgres.url, databaseName);
     await Promise.all([postgres.stop(), redis.stop()]);
   };

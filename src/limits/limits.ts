@@ -19,6 +19,8 @@ export const RATE_LIMIT_TIMEOUT_MS = 1_500;
 
 const KEY_PREFIX = "parley:rl";
 
+type RatelimitResponse = Awaited<ReturnType<Ratelimit["limit"]>>;
+
 export interface CheckRateLimitOptions {
   bucket: RateLimitBucket;
   widgetId: string;
@@ -58,7 +60,7 @@ export async function checkRateLimit(
 
   const perIp = fixedWindow(redis, `${KEY_PREFIX}:${bucket}:ip`, perIpLimit, timeoutMs);
   const widgetWide = fixedWindow(redis, `${KEY_PREFIX}:${bucket}:widget`, perIpLimit * AGGREGATE_LIMIT_FACTOR, timeoutMs);
-  let results;
+  let results: [RatelimitResponse, RatelimitResponse];
   try {
     results = await Promise.all([perIp.limit(`${widgetId}:${ipKey}`), widgetWide.limit(widgetId)]);
   } catch (cause) {

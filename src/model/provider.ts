@@ -50,3 +50,6 @@ export function resolveModel(settings: ModelSettings, env: ModelEnvironment): La
       return createScriptedModel({ delayMs: env.devModelDelayMs, modelId: settings.modelId });
   }
 }
+
+/** Picks the model of a template; injected into the app so tests can supply their own. */
+export type ModelResolver = (settings: ModelSettings, env: ModelEnvironment) => LanguageModel;

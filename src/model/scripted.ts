@@ -5,6 +5,9 @@ import {
   type LanguageModelV4FinishReason,
   type LanguageModelV4Prompt,
   type LanguageModelV4StreamPart,
+  type LanguageModelV4ToolCall,
+  type LanguageModelV4ToolResultOutput,
+  type LanguageModelV4ToolResultPart,
   type LanguageModelV4Usage,
 } from "@ai-sdk/provider";
 
@@ -20,6 +23,10 @@ const MAX_SCRIPTED_WORDS = 5000;
 const FAIL_MID_WORDS = 3;
 /** The default reply echoes at most this many words of the user's message. */
 const MAX_ECHOED_WORDS = 40;
+/** The answer after a tool ran quotes at most this many characters of its result. */
+const MAX_QUOTED_CHARS = 1000;
+/** `/tool` arguments: a tool name, then optionally a JSON object. */
+const TOOL_ARGS = /^([\w.-]+)(?:\s+([\s\S]*))?$/;
 
 export interface ScriptedModelOptions {
   /** Pause before each streamed word, in ms. */
@@ -34,6 +41,14 @@ interface Script {
   text: string;
   /** Fail after emitting this many words (0: before the first token). Absent: finish normally. */
   failAfterWords?: number;
+  /** A tool call emitted after the text; the call then finishes with reason `tool-calls`. */
+  toolCall?: ScriptedToolCall;
+}
+
+interface ScriptedToolCall {
+  toolName: string;
+  /** JSON-encoded arguments, as `LanguageModelV4ToolCall.input` wants them. */
+  input: string;
 }
 
 interface DirectiveContext {
@@ -42,11 +57,7 @@ interface DirectiveContext {
   prompt: LanguageModelV4Prompt;
 }
 
-/**
- * Directives recognised at the very start of the last user message, as `/name args`.
- * Adding one (e.g. `/tool <name> <json args>`, which will also need `Script` to carry a tool
- * call and the handler to look for the tool result in `prompt`) is one entry here.
- */
+/** Directives recognised at the very start of the last user message, as `/name args`. */
 const DIRECTIVES: Record<string, (context: DirectiveContext) => Script> = {
   words({ args }) {
     const count = /^\d+$/.test(args) ? Number(args) : Number.NaN;
@@ -60,6 +71,17 @@ const DIRECTIVES: Record<string, (context: DirectiveContext) => Script> = {
     text: `${DEV_MODEL_PREFIX} This reply breaks off here`,
     failAfterWords: wordCount(DEV_MODEL_PREFIX) + FAIL_MID_WORDS,
   }),
+  tool({ args, prompt }) {
+    const call = parseToolCall(args);
+    if (call === undefined) return toolUsage("tool");
+    // The step after the tool ran: the prompt ends with its result.
+    const result = trailingToolResult(prompt);
+    return result === undefined ? { text: "", toolCall: call } : reply(describeToolResult(result));
+  },
+  "tool-loop": ({ args }) => {
+    const call = parseToolCall(args);
+    return call === undefined ? toolUsage("tool-loop") : { text: "", toolCall: call };
+  },
 };
 
 /**
@@ -73,15 +95,27 @@ const DIRECTIVES: Record<string, (context: DirectiveContext) => Script> = {
  * - `/fail-before` — after one delay the call rejects, as a provider answering HTTP 500 does:
  *   no text, and `streamText` emits an `error` part;
  * - `/fail-mid` — streams the prefix and three more words, then an `error` part and a `finish`
- *   with reason `error`, as OpenAI's in-band `error` event does.
+ *   with reason `error`, as OpenAI's in-band `error` event does;
+ * - `/tool <name> <json args>` — calls tool `<name>` with `<json args>` (a JSON object, default
+ *   `{}`): no text, one tool call, finish reason `tool-calls`. When the prompt ends with the
+ *   tool's result (the next step, after `streamText` ran the tool), it answers in one sentence
+ *   quoting the result: "The tool <name> returned: <result>." (JSON compact, text as is) or
+ *   "The tool <name> failed: <error>.". A name outside `[A-Za-z0-9_.-]` or arguments that are not
+ *   a JSON object get a one-line usage hint and no call;
+ * - `/tool-loop <name> <json args>` — same grammar, but calls the tool in every step and never
+ *   answers, to show the per-turn step limit at work: the turn engine stops after `MAX_STEPS`
+ *   (20) steps and reports `tool_cycle_limit` (`src/turn/run.ts`).
  * A directive needs a known name right after the `/`; any other text gets the default reply.
  *
  * Streaming emits one text-delta per word, trailing space included (the last word has none),
- * waiting `delayMs` before each. When the call's signal aborts, the pending wait stops and the
+ * waiting `delayMs` before each. A tool call streams as `tool-input-start`, one
+ * `tool-input-delta` holding the whole input (after one delay), `tool-input-end` and `tool-call`,
+ * as OpenAI's provider does. When the call's signal aborts, the pending wait stops and the
  * stream errors with the signal's reason, as an aborted `fetch` body does. Failures are
  * non-retryable {@link APICallError}s (status 500), so `streamText` does not back off and retry.
- * Usage counts words: input = whitespace-separated words of all prompt text, output = text
- * deltas emitted. `maxOutputTokens` caps the deltas emitted (finish reason `length`).
+ * Usage counts words: input = whitespace-separated words of all prompt text, tool inputs and
+ * quoted tool results; output = deltas emitted (text deltas, plus one per tool call).
+ * `maxOutputTokens` caps the deltas emitted (finish reason `length`, and no tool call if cut).
  */
 export function createScriptedModel({ delayMs, modelId = "parley-scripted" }: ScriptedModelOptions): LanguageModelV4 {
   return {
@@ -95,9 +129,12 @@ export function createScriptedModel({ delayMs, modelId = "parley-scripted" }: Sc
       const plan = planCall(options);
       if (plan.failAfterWords !== undefined) throw scriptedFailure(plan.failAfterWords, options);
       return {
-        content: [{ type: "text", text: plan.words.join("") }],
+        content: [
+          ...(plan.words.length > 0 || !plan.toolCall ? [{ type: "text" as const, text: plan.words.join("") }] : []),
+          ...(plan.toolCall ? [plan.toolCall] : []),
+        ],
         finishReason: plan.finishReason,
-        usage: usageOf(plan.inputTokens, plan.words.length),
+        usage: usageOf(plan),
         warnings: [],
         response: { modelId, timestamp: new Date() },
       };
@@ -144,6 +181,8 @@ export function createScriptedModel({ delayMs, modelId = "parley-scripted" }: Sc
 interface Plan {
   /** Text deltas to emit, in order. */
   words: string[];
+  /** Emitted after the text, with a fresh id. */
+  toolCall?: LanguageModelV4ToolCall;
   inputTokens: number;
   finishReason: LanguageModelV4FinishReason;
   /** Fail after emitting `words` (already cut to this length). */
@@ -156,9 +195,13 @@ function planCall(options: LanguageModelV4CallOptions): Plan {
   if (script.failAfterWords !== undefined) words = words.slice(0, script.failAfterWords);
   const inputTokens = countPromptWords(options.prompt);
   const cap = options.maxOutputTokens;
-  if (cap !== undefined && words.length > cap) {
+  if (cap !== undefined && words.length + (script.toolCall ? 1 : 0) > cap) {
     // A real model cut off at its token limit finishes normally with `length`, whatever it meant to do next.
     return { words: words.slice(0, cap), inputTokens, finishReason: { unified: "length", raw: "length" } };
+  }
+  if (script.toolCall) {
+    const toolCall: LanguageModelV4ToolCall = { type: "tool-call", toolCallId: `call_${crypto.randomUUID()}`, ...script.toolCall };
+    return { words, toolCall, inputTokens, finishReason: { unified: "tool-calls", raw: "tool_calls" } };
   }
   return {
     words,
@@ -185,16 +228,28 @@ function* streamParts(
     finishReason = { unified: "error", raw: "error" };
   }
   if (plan.words.length > 0) yield { part: { type: "text-end", id: textId } };
-  yield { part: { type: "finish", finishReason, usage: usageOf(plan.inputTokens, plan.words.length) } };
+  const call = plan.toolCall;
+  if (call) {
+    yield { part: { type: "tool-input-start", id: call.toolCallId, toolName: call.toolName } };
+    yield { part: { type: "tool-input-delta", id: call.toolCallId, delta: call.input }, delayed: true };
+    yield { part: { type: "tool-input-end", id: call.toolCallId } };
+    yield { part: call };
+  }
+  yield { part: { type: "finish", finishReason, usage: usageOf(plan) } };
 }
 
 function scriptFor(prompt: LanguageModelV4Prompt): Script {
   const text = lastUserText(prompt).trim();
   const directive = /^\/([a-z][a-z-]*)(?:\s+([\s\S]*))?$/.exec(text);
-  const handler = directive?.[1] === undefined ? undefined : DIRECTIVES[directive[1]];
-  if (directive && handler) return handler({ args: (directive[2] ?? "").trim(), prompt });
+  const name = directive?.[1];
+  // Own keys only: `/constructor` must not reach Object.prototype.
+  if (name !== undefined && Object.hasOwn(DIRECTIVES, name)) {
+    return DIRECTIVES[name]!({ args: (directive?.[2] ?? "").trim(), prompt });
+  }
   if (text === "") {
-    return reply("Hello! I am the scripted model for local development. Try /words 20, /fail-before or /fail-mid.");
+    return reply(
+      "Hello! I am the scripted model for local development. Try /words 20, /fail-before, /fail-mid or /tool <name> <json args>.",
+    );
   }
   const words = text.split(/\s+/);
   const echoed = words.length > MAX_ECHOED_WORDS ? `${words.slice(0, MAX_ECHOED_WORDS).join(" ")} …` : words.join(" ");
@@ -206,6 +261,68 @@ function reply(body: string): Script {
   return { text: body === "" ? DEV_MODEL_PREFIX : `${DEV_MODEL_PREFIX} ${body}` };
 }
 
+/** `<name> <json object>` → the call to make; `undefined` when malformed. */
+function parseToolCall(args: string): ScriptedToolCall | undefined {
+  const match = TOOL_ARGS.exec(args);
+  if (!match?.[1]) return undefined;
+  let input: unknown;
+  try {
+    input = JSON.parse(match[2] ?? "{}");
+  } catch {
+    return undefined;
+  }
+  // Providers send tool arguments as an object, and the SDK validates them against an object schema.
+  if (typeof input !== "object" || input === null || Array.isArray(input)) return undefined;
+  return { toolName: match[1], input: JSON.stringify(input) };
+}
+
+function toolUsage(name: "tool" | "tool-loop"): Script {
+  return reply(
+    `/${name} needs a tool name, then optionally its arguments as a JSON object, e.g. /${name} get_order_status {"orderId":"A1"}.`,
+  );
+}
+
+/** The last tool result, when the prompt ends with a `tool` message (the step after a tool ran). */
+function trailingToolResult(prompt: LanguageModelV4Prompt): LanguageModelV4ToolResultPart | undefined {
+  const last = prompt.at(-1);
+  if (last?.role !== "tool") return undefined;
+  return last.content.findLast((part) => part.type === "tool-result");
+}
+
+/** The verb of the sentence answering each kind of tool output. */
+const TOOL_OUTCOME: Record<LanguageModelV4ToolResultOutput["type"], string> = {
+  text: "returned",
+  json: "returned",
+  content: "returned",
+  "error-text": "failed",
+  "error-json": "failed",
+  "execution-denied": "was not run",
+};
+
+function describeToolResult({ toolName, output }: LanguageModelV4ToolResultPart): string {
+  const quoted = quoteToolOutput(output).replace(/\s+/g, " ").trim();
+  const cut = quoted.length > MAX_QUOTED_CHARS ? `${quoted.slice(0, MAX_QUOTED_CHARS)} …` : quoted;
+  const sentence = `The tool ${toolName} ${TOOL_OUTCOME[output.type]}${cut === "" ? "" : `: ${cut}`}`;
+  return /[.!?…]$/.test(sentence) ? sentence : `${sentence}.`;
+}
+
+function quoteToolOutput(output: LanguageModelV4ToolResultOutput): string {
+  switch (output.type) {
+    case "text":
+    case "error-text":
+      return output.value;
+    case "json":
+    case "error-json":
+      return JSON.stringify(output.value);
+    case "execution-denied":
+      return output.reason ?? "";
+    case "content":
+      return output.value
+        .map((part) => (part.type === "text" ? part.text : `[${part.type === "file" ? part.mediaType : "custom"} content]`))
+        .join(" ");
+  }
+}
+
 function lastUserText(prompt: LanguageModelV4Prompt): string {
   const message = prompt.findLast((m) => m.role === "user");
   if (message?.role !== "user") return "";
@@ -214,6 +331,7 @@ function lastUserText(prompt: LanguageModelV4Prompt): string {
 
 /** Splits on single spaces so each delta is a word plus its trailing space; the last has none. */
 function toDeltas(text: string): string[] {
+  if (text === "") return [];
   const words = text.split(" ");
   return words.map((word, i) => (i < words.length - 1 ? `${word} ` : word));
 }
@@ -221,8 +339,15 @@ function toDeltas(text: string): string[] {
 function countPromptWords(prompt: LanguageModelV4Prompt): number {
   let count = 0;
   for (const message of prompt) {
-    if (message.role === "system") count += wordCount(message.content);
-    else for (const part of message.content) if (part.type === "text") count += wordCount(part.text);
+    if (message.role === "system") {
+      count += wordCount(message.content);
+      continue;
+    }
+    for (const part of message.content) {
+      if (part.type === "text") count += wordCount(part.text);
+      else if (part.type === "tool-call") count += wordCount(JSON.stringify(part.input) ?? "");
+      else if (part.type === "tool-result") count += wordCount(quoteToolOutput(part.output));
+    }
   }
   return count;
 }
@@ -232,10 +357,11 @@ function wordCount(text: string): number {
   return trimmed === "" ? 0 : trimmed.split(/\s+/).length;
 }
 
-function usageOf(inputTokens: number, outputTokens: number): LanguageModelV4Usage {
+/** Output counts the deltas a plan emits: one per word, one per tool call. */
+function usageOf({ inputTokens, words, toolCall }: Plan): LanguageModelV4Usage {
   return {
     inputTokens: { total: inputTokens, noCache: inputTokens, cacheRead: 0, cacheWrite: 0 },
-    outputTokens: { total: outputTokens, text: outputTokens, reasoning: 0 },
+    outputTokens: { total: words.length + (toolCall ? 1 : 0), text: words.length, reasoning: 0 },
   };
 }
 

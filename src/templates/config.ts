@@ -26,6 +26,26 @@ export const templateVariableSchema = z.object({
 });
 export type TemplateVariable = z.infer<typeof templateVariableSchema>;
 
+export const httpToolSchema = z.object({
+  name: identifier,
+  description: z.string().min(1),
+  /** JSON Schema of the arguments the model must send. */
+  inputSchema: z.record(z.string(), z.unknown()).default({ type: "object", properties: {} }),
+  request: z.object({
+    method: z.enum(["GET", "POST", "PUT", "PATCH", "DELETE"]).default("GET"),
+    /** May contain `{var}`, `{secret.NAME}` and `{args.NAME}` placeholders. */
+    url: z.string().min(1),
+    headers: z.record(z.string(), z.string()).default({}),
+    /** JSON body template; string leaves may contain placeholders. Omitted: the arguments are sent as JSON. */
+    body: z.unknown().optional(),
+  }),
+  /** @default 10000 */
+  timeoutMs: z.number().int().positive().max(60_000).default(10_000),
+  /** Largest response body passed to the model, in bytes. @default 65536 */
+  maxResponseBytes: z.number().int().positive().max(1_048_576).default(65_536),
+});
+export type HttpTool = z.infer<typeof httpToolSchema>;
+
 export const transitionSchema = z.object({
   to: identifier,
   description: z.string().min(1),
@@ -33,7 +53,10 @@ export const transitionSchema = z.object({
 
 export const flowNodeSchema = z.object({
   instructions: z.string().default(""),
-  /** Names of the HTTP or MCP tools this node may use. */
+  /**
+   * Names of the HTTP or MCP tools this node may use. A tool that some node names is offered
+   * only at the nodes naming it; a tool no node names is offered everywhere.
+   */
   tools: z.array(z.string()).default([]),
   transitions: z.array(transitionSchema).default([]),
 });
@@ -61,26 +84,6 @@ export const flowSchema = z
     }
   });
 export type Flow = z.infer<typeof flowSchema>;
-
-export const httpToolSchema = z.object({
-  name: identifier,
-  description: z.string().min(1),
-  /** JSON Schema of the arguments the model must send. */
-  inputSchema: z.record(z.string(), z.unknown()).default({ type: "object", properties: {} }),
-  request: z.object({
-    method: z.enum(["GET", "POST", "PUT", "PATCH", "DELETE"]).default("GET"),
-    /** May contain `{var}`, `{secret.NAME}` and `{args.NAME}` placeholders. */
-    url: z.string().min(1),
-    headers: z.record(z.string(), z.string()).default({}),
-    /** JSON body template; string leaves may contain placeholders. Omitted: the arguments are sent as JSON. */
-    body: z.unknown().optional(),
-  }),
-  /** @default 10000 */
-  timeoutMs: z.number().int().positive().max(60_000).default(10_000),
-  /** Largest response body passed to the model, in bytes. @default 65536 */
-  maxResponseBytes: z.number().int().positive().max(1_048_576).default(65_536),
-});
-export type HttpTool = z.infer<typeof httpToolSchema>;
 
 export const mcpServerSchema = z.object({
   name: identifier,

@@ -13,7 +13,10 @@ import type { Database } from "../db/client";
 import { insertMessage, saveReply, touchSession } from "../db/queries";
 import type { ChatMessage, MessageMetadata, Template } from "../db/schema";
 import { releaseLock, watchForCancel } from "../lock";
-import { ModelUnavailableError, resolveModel } from "../model/provider";
+import { loadMcpTools, type McpToolset } from "../agent/mcp";
+import { createRedactor, type Redactor } from "../agent/redact";
+import { buildToolset, type FlowState } from "../agent/toolset";
+import { ModelUnavailableError, type ModelResolver } from "../model/provider";
 import { logModelError, streamErrorText } from "./errors";
 import { messageId, type ParleyChunk, type ParleyUIMessage, type TurnStatus } from "./message";
 import { currentNodeName, kickoffText, modelMessages, systemPrompt } from "./prompt";
@@ -21,6 +24,8 @@ import type { TurnStream } from "./stream";
 
 /** At most this many model steps (tool round trips) per turn. */
 export const MAX_STEPS = 20;
+/** One retry of a failed provider call: more would keep the visitor waiting (back-off 2 s, 4 s…). */
+const MODEL_RETRIES = 1;
 /**
  * After a client disconnects, the generation may go on this long before it is cut off and
  * stored `interrupted`. Workers cap post-disconnect `waitUntil` work at 30 s.
@@ -47,6 +52,7 @@ export interface TurnDeps {
   db: Database;
   redis: Redis;
   config: Config;
+  resolveModel: ModelResolver;
   lockToken: string;
   stream: TurnStream;
 }
@@ -62,17 +68,17 @@ export async function runTurn(plan: TurnPlan, deps: TurnDeps): Promise<void> {
   const abort = new AbortController();
   const stopWatching = new AbortController();
   const timers: number[] = [setTimeout(() => abort.abort("deadline" satisfies AbortReason), config.turnDeadlineMs)];
-  stream.clientGone.addEventListener(
-    "abort",
-    () => timers.push(setTimeout(() => abort.abort("disconnect" satisfies AbortReason), DISCONNECT_GRACE_MS)),
-    { once: true },
-  );
+  const onClientGone = () => {
+    timers.push(setTimeout(() => abort.abort("disconnect" satisfies AbortReason), DISCONNECT_GRACE_MS));
+  };
+  stream.clientGone.addEventListener("abort", onClientGone, { once: true });
   void watchForCancel(redis, { sessionId, token: deps.lockToken, signal: stopWatching.signal }).then(
     () => stopWatching.signal.aborted || abort.abort("cancel" satisfies AbortReason),
     () => {},
   );
 
   const sent: ParleyChunk[] = [];
+  const toolsets: McpToolset[] = [];
   const send = (chunk: ParleyChunk) => {
     sent.push(chunk);
     stream.write(chunk);
@@ -87,10 +93,10 @@ export async function runTurn(plan: TurnPlan, deps: TurnDeps): Promise<void> {
     );
   };
 
+  const storesUser = plan.user !== undefined && plan.user.storedIdx === undefined;
+  const assistantIdx = plan.nextIdx + (storesUser ? 1 : 0);
+  const metadata = { sessionId, idx: assistantIdx };
   try {
-    const storesUser = plan.user !== undefined && plan.user.storedIdx === undefined;
-    const assistantIdx = plan.nextIdx + (storesUser ? 1 : 0);
-    const metadata = { sessionId, idx: assistantIdx };
     send({ type: "start", messageId: messageId(sessionId, assistantIdx), messageMetadata: metadata });
 
     if (plan.user) {
@@ -116,7 +122,7 @@ export async function runTurn(plan: TurnPlan, deps: TurnDeps): Promise<void> {
       send({ type: "data-user-committed", data: { idx: userIdx }, transient: true });
     }
 
-    const outcome = await streamModel(plan, { config, abortSignal: abort.signal, send });
+    const outcome = await streamModel(plan, { deps, abortSignal: abort.signal, send, toolsets });
     const reason = abort.signal.aborted ? (abort.signal.reason as AbortReason) : null;
     let status: TurnStatus = reason === "cancel" ? "canceled" : outcome.failed || reason ? "failed" : "completed";
     if (reason === "deadline") send({ type: "error", errorText: streamErrorText("turn_deadline") });
@@ -151,12 +157,16 @@ export async function runTurn(plan: TurnPlan, deps: TurnDeps): Promise<void> {
     end(send, { status, assistantIdx: storedIdx, metadata, finishReason: outcome.finishReason });
   } catch (error) {
     console.error("turn failed unexpectedly", { sessionId, error: String(error) });
-    send({ type: "error", errorText: streamErrorText("model_error") });
+    // Released before the stream ends, as on every other path, so the next turn gets the lock.
+    await release();
+    end(send, { status: "failed", assistantIdx: null, metadata, error: streamErrorText("model_error") });
   } finally {
+    stream.clientGone.removeEventListener("abort", onClientGone);
     for (const timer of timers) clearTimeout(timer);
     stopWatching.abort();
     await release();
     stream.close();
+    await Promise.all(toolsets.map((toolset) => toolset.close()));
   }
 }
 
@@ -188,63 +198,130 @@ interface ModelOutcome {
   node: string | null;
 }
 
-/** Streams the model's reply into `send`, without `finish` (the turn writes it last). */
+/**
+ * Streams the model's reply into `send`, without `finish` (the turn writes it last): the
+ * agent's tools for the current node, transitions between nodes, secrets redacted from every
+ * chunk on its way out.
+ */
 async function streamModel(
   plan: TurnPlan,
-  { config, abortSignal, send }: {
-    config: Config;
+  { deps, abortSignal, send, toolsets }: {
+    deps: TurnDeps;
     abortSignal: AbortSignal;
     send: (chunk: ParleyChunk) => void;
+    toolsets: McpToolset[];
   },
 ): Promise<ModelOutcome> {
-  const node = currentNodeName(plan.template, plan.storedNode);
+  const { template, templateVars: vars, sessionId } = plan;
+  const state: FlowState = { node: currentNodeName(template, plan.storedNode) };
   let model: LanguageModel;
   try {
-    model = resolveModel(plan.template.model, config);
+    model = deps.resolveModel(template.model, deps.config);
   } catch (error) {
     const message = error instanceof ModelUnavailableError ? error.message : undefined;
     send({ type: "error", errorText: streamErrorText("model_unavailable", message) });
-    return { failed: true, errorCode: "model_unavailable", node };
+    return { failed: true, errorCode: "model_unavailable", node: state.node };
   }
+
+  const redactor = createRedactor(template.secrets);
+  const mcp = template.mcpServers.length
+    ? await loadMcpTools({ redis: deps.redis, templateId: template.id, servers: template.mcpServers, secrets: template.secrets })
+    : null;
+  if (mcp) toolsets.push(mcp);
+  const toolset = buildToolset({
+    template,
+    state,
+    httpContext: { vars, secrets: template.secrets, redactor },
+    mcpTools: mcp?.tools ?? {},
+  });
 
   const result = streamText({
     model,
-    system: systemPrompt(plan.template, plan.templateVars, node),
+    system: systemPrompt(template, vars, state.node),
     messages: await modelMessages({
-      sessionId: plan.sessionId,
+      sessionId,
       history: plan.history,
-      appendUserText: plan.user ? (plan.user.storedIdx === undefined ? plan.user.text : undefined) : kickoffText(plan.template, plan.templateVars),
+      appendUserText: plan.user ? (plan.user.storedIdx === undefined ? plan.user.text : undefined) : kickoffText(template, vars),
     }),
+    tools: toolset.tools,
+    // Each step sees the node it is in now: a transition in step n changes step n+1.
+    prepareStep: () => ({ instructions: systemPrompt(template, vars, state.node), activeTools: toolset.activeTools(state.node) }),
     abortSignal,
     stopWhen: isStepCount(MAX_STEPS),
-    temperature: plan.template.model.temperature,
-    maxOutputTokens: plan.template.model.maxOutputTokens,
-    onError: ({ error }) => logModelError(error, { sessionId: plan.sessionId }),
+    maxRetries: MODEL_RETRIES,
+    temperature: template.model.temperature,
+    maxOutputTokens: template.model.maxOutputTokens,
+    onError: ({ error }) => logModelError(error, { sessionId }),
   });
 
   let failed = false;
   let finishReason: string | undefined;
+  const redactChunk = chunkRedactor(redactor);
   const reader = toUIMessageStream<ToolSet, ParleyUIMessage>({
     stream: result.stream,
     sendStart: false,
     onError: () => streamErrorText("model_error"),
   }).getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    if (value.type === "finish") {
-      finishReason = value.finishReason;
-      continue;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (value.type === "finish") {
+        finishReason = value.finishReason;
+        continue;
+      }
+      if (value.type === "error") failed = true;
+      redactChunk(value).forEach(send);
+      const transition = value.type === "tool-output-available" ? toolset.transitions.get(value.toolCallId) : undefined;
+      if (transition) send({ type: "data-node-transition", data: transition });
     }
-    if (value.type === "error") failed = true;
-    send(value);
+  } catch (error) {
+    // A provider connection dropped mid-stream surfaces as a thrown read, not an error part.
+    logModelError(error, { sessionId });
+    if (!abortSignal.aborted) {
+      send({ type: "error", errorText: streamErrorText("model_error") });
+      failed = true;
+    }
   }
   const usage = await Promise.resolve(result.totalUsage).catch(() => undefined);
   if (!failed && finishReason === "tool-calls") {
     send({ type: "error", errorText: streamErrorText("tool_cycle_limit") });
-    return { failed: true, errorCode: "tool_cycle_limit", finishReason, usage, node };
+    return { failed: true, errorCode: "tool_cycle_limit", finishReason, usage, node: state.node };
   }
-  return { failed, ...(failed ? { errorCode: "model_error" } : {}), finishReason, usage, node };
+  return { failed, ...(failed ? { errorCode: "model_error" } : {}), finishReason, usage, node: state.node };
+}
+
+/**
+ * Redacts secrets from outgoing chunks. Text is redacted as a stream (a secret split across
+ * deltas is still caught), so a text part's held-back tail is flushed before its end.
+ */
+function chunkRedactor(redactor: Redactor): (chunk: ParleyChunk) => ParleyChunk[] {
+  const texts = new Map<string, ReturnType<Redactor["stream"]>>();
+  return (chunk) => {
+    switch (chunk.type) {
+      case "text-delta": {
+        let text = texts.get(chunk.id);
+        if (!text) texts.set(chunk.id, (text = redactor.stream()));
+        const delta = text.push(chunk.delta);
+        return delta ? [{ ...chunk, delta }] : [];
+      }
+      case "text-end": {
+        const rest = texts.get(chunk.id)?.flush();
+        texts.delete(chunk.id);
+        return rest ? [{ type: "text-delta", id: chunk.id, delta: rest }, chunk] : [chunk];
+      }
+      case "tool-input-delta":
+        // Partial JSON cannot be redacted reliably; the complete input follows as tool-input-available.
+        return [];
+      case "tool-input-available":
+      case "tool-input-error":
+      case "tool-output-available":
+      case "tool-output-error":
+        return [redactor.value(chunk)];
+      default:
+        return [chunk];
+    }
+  };
 }
 
 /** The message an AI SDK client assembles from the same chunks: what is stored. */

@@ -52,7 +52,7 @@ export async function startTurn(c: Context<AppEnv>, input: TurnInput): Promise<R
           ? { user: { clientMessageId: input.id, text: input.text, ...(storedIdx === undefined ? {} : { storedIdx }) } }
           : {}),
       },
-      { db, redis, config, lockToken: lock.token, stream },
+      { db, redis, config, resolveModel: c.var.resolveModel, lockToken: lock.token, stream },
     ),
   );
   return stream.response;

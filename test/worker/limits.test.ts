@@ -10,6 +10,7 @@ import {
   type RateLimitBucket,
   type RateLimitOutcome,
 } from "../../src/limits";
+import { acquireLock } from "../../src/lock";
 import { createRedis } from "../../src/redis";
 
 // test/global-setup.ts provides these; it is outside this tsconfig, so its augmentation is repeated here.
@@ -144,6 +145,22 @@ describe("checkRateLimit", () => {
     const after = await shimStats();
     expect(after.requests - before.requests).toBeGreaterThanOrEqual(1);
     expect((after.byPath["/pipeline"] ?? 0) - (before.byPath["/pipeline"] ?? 0)).toBeGreaterThanOrEqual(1);
+  });
+
+  it("shares its request with a lock SET started in the same tick", async () => {
+    const redis = redisClient();
+    const options = { bucket: "message" as const, widgetId: crypto.randomUUID(), ipKey: "203.0.113.7", perIpLimit: 100 };
+    await checkRateLimit(redis, options);
+    const fetchSpy = vi.spyOn(globalThis, "fetch");
+    const [outcome, lock] = await Promise.all([
+      checkRateLimit(redis, options),
+      acquireLock(redis, { sessionId: crypto.randomUUID(), ttlMs: 30_000 }),
+    ]);
+    expect(outcome).toEqual({ ok: true });
+    expect(lock.ok).toBe(true);
+    expect(fetchSpy).toHaveBeenCalledTimes(1);
+    const commands = JSON.parse(String(fetchSpy.mock.calls[0]![1]?.body)) as string[][];
+    expect(commands.map(([name]) => name)).toEqual(["evalsha", "evalsha", "set"]);
   });
 
   it("is one shim request by the shim's own count", async () => {

@@ -1,0 +1,36 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+
+/** What the demo HTTP tool answers for an order. */
+export function demoShipment(orderId: string) {
+  return { orderId, carrier: "DHL", trackingNumber: `JD0146${orderId.toUpperCase()}`, lastScan: "Leipzig hub" };
+}
+
+/**
+ * The merchant API the demo template's HTTP tool calls: `GET /orders/:id/shipment`, answering
+ * only with the demo API key in `x-api-key` (the template's secret).
+ */
+export async function startDemoApi({ port = 0, apiKey }: { port?: number; apiKey: string }): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    const match = /^\/orders\/([\w-]{1,64})\/shipment$/.exec(new URL(req.url ?? "/", "http://demo").pathname);
+    const [status, body] =
+      req.headers["x-api-key"] !== apiKey
+        ? [401, { error: "missing or wrong x-api-key" }]
+        : match
+          ? [200, demoShipment(match[1]!)]
+          : [404, { error: "no such route" }];
+    res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => resolve());
+  });
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
