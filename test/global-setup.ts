@@ -9,27 +9,6 @@ import { startDemoMcpServer } from "../dev/mcp-server";
 import { startFakeOpenAI } from "./support/fake-openai";
 import { startToolServer } from "./support/tool-server";
 
-declare module "vitest" {
-  export interface ProvidedContext {
-    /** A database of this run's own, migrated: `postgres://…/parley_test_<hex>`. */
-    databaseUrl: string;
-    /** Redis database 1, keys unique per test. */
-    redisUrl: string;
-    /** The Neon shim's `/sql` endpoint. */
-    neonEndpoint: string;
-    upstashUrl: string;
-    upstashToken: string;
-    /** The same Redis behind a shim that adds `SLOW_REDIS_LATENCY_MS` to every request: races made visible. */
-    slowUpstashUrl: string;
-    /** The fake OpenAI-compatible server's base URL, ending in `/v1`. */
-    openaiBaseUrl: string;
-    /** Targets for HTTP tools: success, failure, slow and oversized answers. */
-    toolServerUrl: string;
-    /** The demo MCP server's Streamable HTTP endpoint. */
-    mcpServerUrl: string;
-  }
-}
-
 const UPSTASH_TOKEN = "test-upstash-token";
 const SLOW_REDIS_LATENCY_MS = 300;
 /** Tests keep to Redis database 1 so a developer's local stack (database 0) is untouched. */

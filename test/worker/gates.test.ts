@@ -1,5 +1,5 @@
 import { eq } from "drizzle-orm";
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { signSessionToken } from "../../src/auth/session-token";
 import { chatSessions, templates, widgets } from "../../src/db/schema";
 import { lockKey } from "../../src/lock";
@@ -167,6 +167,28 @@ describe.each(ROUTES)("gates of /%s", (route) => {
 });
 
 describe("gates under the lock", () => {
+  it("10: a session ended while the request waited on Redis answers 410 from the fresh read, and frees the lock", async () => {
+    const { session } = await freshSession();
+    const slowRedis = { UPSTASH_REDIS_REST_URL: inject("slowUpstashUrl") };
+    const request = post(`/v1/widget/session/${session.sessionId}/message`, {
+      token: session.token,
+      json: { id: "raced", text: "hello" },
+      env: slowRedis,
+    });
+    // Gates 3–8 have read the session by now; the rate limit and the lock each wait 300 ms on Redis.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await stores()
+      .db.update(chatSessions)
+      .set({ status: "ended", endedAt: new Date(), endedReason: "user_ended" })
+      .where(eq(chatSessions.id, session.sessionId));
+    const { res, settled } = await request;
+    expect(res.status).toBe(410);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("session_ended");
+    await settled();
+    expect(await storedMessages(session.sessionId)).toEqual([]);
+    expect(await stores().redis.get(lockKey(session.sessionId))).toBeNull();
+  });
+
   it("11: /initial-turn answers 409 session_not_fresh once a message exists (static greeting)", async () => {
     const fixture = await createWidget({ template: { greeting: "Hello from {shopName}!" } });
     const session = await createSession(fixture);

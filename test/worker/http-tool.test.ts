@@ -6,13 +6,6 @@ import { httpTool, runHttpTool, type HttpToolContext, type HttpToolResult } from
 import { createRedactor, REDACTED } from "../../src/agent/redact";
 import { httpToolSchema, type HttpTool } from "../../src/templates/config";
 
-// Declared in test/global-setup.ts, which this (workerd) tsconfig does not include.
-declare module "vitest" {
-  export interface ProvidedContext {
-    toolServerUrl: string;
-  }
-}
-
 const BASE = inject("toolServerUrl");
 /** Has characters that URL-encoding changes, so the encoded form must be caught too. */
 const API_KEY = "sk-live/4f9+Qz 7";

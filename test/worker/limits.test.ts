@@ -13,14 +13,6 @@ import {
 import { acquireLock } from "../../src/lock";
 import { createRedis } from "../../src/redis";
 
-// test/global-setup.ts provides these; it is outside this tsconfig, so its augmentation is repeated here.
-declare module "vitest" {
-  export interface ProvidedContext {
-    upstashUrl: string;
-    upstashToken: string;
-  }
-}
-
 const HOUR_S = 3_600;
 
 function redisClient(): Redis {

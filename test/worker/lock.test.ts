@@ -12,14 +12,6 @@ import {
 import { evalScript, SCRIPTS, type LuaScript } from "../../src/lock/scripts";
 import { createRedis } from "../../src/redis";
 
-// test/global-setup.ts provides these; it is outside this tsconfig, so its augmentation is repeated here.
-declare module "vitest" {
-  export interface ProvidedContext {
-    upstashUrl: string;
-    upstashToken: string;
-  }
-}
-
 const TTL_MS = 30_000;
 
 function redisClient(): Redis {

@@ -175,7 +175,7 @@ describe("redactor.stream", () => {
   });
 
   it("passes deltas through unchanged, with no hold-back, without secrets", () => {
-    for (const secrets of [{}, { SHORT: "abc", EMPTY: "" }]) {
+    for (const secrets of [{}, { SHORT: "abc", EMPTY: "" }] as Record<string, string>[]) {
       const stream = createRedactor(secrets).stream();
       expect(stream.push("abc")).toBe("abc");
       expect(stream.push(" a")).toBe(" a");

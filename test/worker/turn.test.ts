@@ -8,13 +8,6 @@ import { call, post, stores, type Call } from "./support/app";
 import { createSession, createWidget, storedMessages, storedSession, type TestSession } from "./support/fixtures";
 import { assemble, dataOf, readChunks, textOf } from "./support/sse";
 
-// Declared in test/global-setup.ts, which this (workerd) tsconfig does not include.
-declare module "vitest" {
-  export interface ProvidedContext {
-    openaiBaseUrl: string;
-  }
-}
-
 /** Product requirement (DESIGN §2): a cancel stops the stream within 1 s; asserted loosely. */
 const CANCEL_BOUND_MS = 1_500;
 /** Concurrent requests in the one-turn-at-a-time tests. */
