@@ -38,6 +38,9 @@ export default defineConfig({
         test: {
           name: "worker",
           include: ["test/worker/**/*.test.ts"],
+          // The first request of a test file loads the Worker into workerd (~5 s on 2 cores).
+          testTimeout: 30_000,
+          hookTimeout: 30_000,
         },
       },
     ],

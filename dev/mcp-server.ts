@@ -28,11 +28,20 @@ const orderStatusSchema = z.object({
 });
 type OrderStatus = z.infer<typeof orderStatusSchema>;
 
-const ORDERS: Record<string, OrderStatus> = {
-  "A-1001": { orderId: "A-1001", status: "shipped", carrier: "DHL", eta: "2026-12-01" },
-  "A-1002": { orderId: "A-1002", status: "processing", carrier: null, eta: "2026-12-08" },
-  "A-1003": { orderId: "A-1003", status: "delivered", carrier: "UPS", eta: "2026-11-20" },
-};
+/** Order ids the demo knows: letters, an optional dash, digits (A1, A-1001). */
+const ORDER_ID = /^[A-Z]{1,3}-?\d{1,9}$/;
+const STATUS_BY_LAST_DIGIT_MOD_3: Omit<OrderStatus, "orderId">[] = [
+  { status: "delivered", carrier: "UPS", eta: "2026-11-20" },
+  { status: "shipped", carrier: "DHL", eta: "2026-12-01" },
+  { status: "processing", carrier: null, eta: "2026-12-08" },
+];
+
+/** A deterministic status: the id's last digit mod 3 picks it (A1, A-1001 shipped; A-1002 processing; A-1003 delivered). */
+function orderStatus(orderId: string): OrderStatus | undefined {
+  if (!ORDER_ID.test(orderId)) return undefined;
+  const status = STATUS_BY_LAST_DIGIT_MOD_3[Number(orderId.at(-1)) % 3];
+  return status && { orderId, ...status };
+}
 
 const PRODUCTS = [
   { sku: "P-100", name: "Travel mug", price: "12.50 EUR" },
@@ -66,7 +75,7 @@ function createDemoServer(): McpServer {
       outputSchema: orderStatusSchema,
     },
     async ({ orderId }) => {
-      const order = ORDERS[orderId];
+      const order = orderStatus(orderId);
       if (!order) return { content: [{ type: "text", text: `No order with id "${orderId}".` }], isError: true };
       return structured(order);
     },
@@ -111,7 +120,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 /**
  * Starts the demo MCP server (Streamable HTTP, stateless) on 127.0.0.1. Tools: `get_order_status`
- * `{ orderId }` (A-1001 shipped, A-1002 processing, A-1003 delivered; any other id is an
+ * `{ orderId }` (ids like A1 or A-1001 get a status from their last digit; anything else is an
  * `isError` "not found" result), `list_products` and `echo_headers`.
  */
 export async function startDemoMcpServer({ port = 0 }: DemoMcpServerOptions = {}): Promise<RunningDemoMcpServer> {

@@ -19,6 +19,7 @@ const STATUS = {
   internal: 500,
   misconfigured: 500,
   template_missing: 500,
+  template_invalid: 500,
   unavailable: 503,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
@@ -42,6 +43,7 @@ const DEFAULT_MESSAGE: Record<ErrorCode, string> = {
   internal: "Something went wrong on our side.",
   misconfigured: "The server is misconfigured.",
   template_missing: "The agent template of this session no longer exists.",
+  template_invalid: "The agent template of this widget is invalid.",
   unavailable: "A backing service is unavailable; retry shortly.",
 };
 

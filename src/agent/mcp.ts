@@ -4,6 +4,7 @@ import { dynamicTool, jsonSchema, type JSONSchema7, type Tool } from "ai";
 import { z } from "zod";
 import type { McpServer } from "../templates/config";
 import { renderText } from "../templates/render";
+import { createRedactor, type Redactor } from "./redact";
 
 /** How long discovered tool lists stay in Redis, in seconds. */
 export const MCP_TOOLS_CACHE_TTL_S = 300;
@@ -12,7 +13,6 @@ export const DEFAULT_DISCOVERY_TIMEOUT_MS = 3_000;
 
 /** Names model providers accept for functions (OpenAI: `^[a-zA-Z0-9_-]{1,64}$`). */
 const TOOL_NAME = /^[A-Za-z0-9_-]{1,64}$/;
-const REDACTED = "[redacted]";
 
 export interface McpToolsetOptions {
   /** For the discovery cache. */
@@ -70,9 +70,11 @@ export async function loadMcpTools({
   discoveryTimeoutMs = DEFAULT_DISCOVERY_TIMEOUT_MS,
 }: McpToolsetOptions): Promise<McpToolset> {
   if (servers.length === 0) return { tools: {}, close: async () => {} };
+  // The template's secrets never travel on from an MCP server: not into logs, not to the model.
+  const redactor = createRedactor(secrets);
   const connections = await Promise.all(
     servers.map(async (server) => ({
-      ...openConnection(server, secrets, templateId, discoveryTimeoutMs),
+      ...openConnection(server, { secrets, redactor, templateId, timeoutMs: discoveryTimeoutMs }),
       key: await mcpToolsCacheKey(templateId, server),
     })),
   );
@@ -91,7 +93,7 @@ export async function loadMcpTools({
         console.warn("mcp: server unavailable; its tools are left out of this turn", {
           templateId,
           server: connection.server.name,
-          error: connection.redact(describeError(error)),
+          error: redactor.text(describeError(error)),
         });
         return [];
       }
@@ -126,17 +128,19 @@ export async function loadMcpTools({
   };
 }
 
+interface ConnectionContext {
+  secrets: Record<string, string>;
+  redactor: Redactor;
+  templateId: string;
+  /** Limit on a lazy connect, in ms. */
+  timeoutMs: number;
+}
+
 /** One server for one turn: rendered headers, the lazily opened client, and its tools. */
-function openConnection(server: McpServer, secrets: Record<string, string>, templateId: string, timeoutMs: number) {
-  const secretValues: Record<string, string> = {};
-  const sent: string[] = [];
-  for (const [name, value] of Object.entries(secrets)) {
-    secretValues[`secret.${name}`] = value;
-    if (value && Object.values(server.headers).some((header) => header.includes(`{secret.${name}}`))) sent.push(value);
-  }
+function openConnection(server: McpServer, { secrets, redactor, templateId, timeoutMs }: ConnectionContext) {
+  // Only `{secret.NAME}` is filled in headers: a bare `{NAME}` stays as written.
+  const secretValues = Object.fromEntries(Object.entries(secrets).map(([name, value]) => [`secret.${name}`, value]));
   const headers = Object.fromEntries(Object.entries(server.headers).map(([name, value]) => [name, renderText(value, secretValues)]));
-  // The secrets this server receives never travel on: not into logs, not to the model.
-  const redact = <T>(value: T): T => redactValue(value, sent) as T;
 
   let opening: Promise<MCPClient> | undefined;
   /** Aborted by close(): a connect still in flight then stops at once. */
@@ -160,7 +164,6 @@ function openConnection(server: McpServer, secrets: Record<string, string>, temp
 
   return {
     server,
-    redact,
 
     async discover(signal: AbortSignal): Promise<ToolDefinition[]> {
       const discovering = await connect(signal);
@@ -199,10 +202,10 @@ function openConnection(server: McpServer, secrets: Record<string, string>, temp
             if (abortSignal?.aborted) throw abortSignal.reason;
             // close() may have cut a connect or a request short: report that, not a network fault.
             const failure = closing.signal.aborted ? new ToolsetClosedError() : error;
-            console.warn("mcp: tool call failed", { templateId, server: server.name, tool: definition.name, error: redact(describeError(failure)) });
-            return { error: redact(callFailureText(server.name, failure)) };
+            console.warn("mcp: tool call failed", { templateId, server: server.name, tool: definition.name, error: redactor.text(describeError(failure)) });
+            return { error: redactor.text(callFailureText(server.name, failure)) };
           }
-          return redact(modelOutput(result));
+          return redactor.value(modelOutput(result));
         },
       });
     },
@@ -296,14 +299,6 @@ async function writeCache(redis: Pick<Redis, "set">, key: string, tools: ToolDef
   }
 }
 
-function redactValue(value: unknown, secrets: string[]): unknown {
-  if (secrets.length === 0) return value;
-  if (typeof value === "string") return secrets.reduce((text, secret) => text.replaceAll(secret, REDACTED), value);
-  if (Array.isArray(value)) return value.map((item) => redactValue(item, secrets));
-  if (isRecord(value)) return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, redactValue(item, secrets)]));
-  return value;
-}
-
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
@@ -311,6 +306,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 /** Resolves as `promise` does, or rejects with the signal's reason once it aborts. */
 function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });

@@ -15,6 +15,7 @@ import { widgetGate } from "../gates/widget";
 import { requestCancel } from "../lock";
 import { clients } from "../middleware/clients";
 import { renderText } from "../templates/render";
+import { validateTemplate } from "../templates/validate";
 import { resolveTemplateVars } from "../templates/variables";
 import { currentNodeName } from "../turn/prompt";
 import { startTurn } from "../turn/start";
@@ -56,7 +57,7 @@ export const widget = new Hono<AppEnv>()
     const body = c.req.valid("json");
     const found = await getWidgetWithTemplateByPublicKey(db, { publicKey: body.publicKey });
     if (!found?.widget.active) throw new ApiError("widget_not_found");
-    const { widget, template } = found;
+    const { widget } = found;
 
     const origin = requestOrigin(c.req.raw);
     if (!origin || !isOriginAllowed(origin, widget.allowedOrigins)) {
@@ -68,7 +69,8 @@ export const widget = new Hono<AppEnv>()
       });
     }
     await enforceRateLimit(c, { bucket: "session_create", widget });
-    if (!template) throw new ApiError("template_missing");
+    if (!found.template) throw new ApiError("template_missing");
+    const template = validateTemplate(found.template);
 
     const vars = resolveTemplateVars(template.variables, body.templateVars);
     if (!vars.ok) {

@@ -101,3 +101,37 @@ export const presentationSchema = z.object({
   textInput: z.boolean().default(true),
 });
 export type Presentation = z.infer<typeof presentationSchema>;
+
+/** Names the agent reserves for flow transitions (`go_to_<node>`). */
+const RESERVED_TOOL_PREFIX = "go_to_";
+
+function uniqueNames(items: Array<{ name: string }>, path: string, ctx: z.RefinementCtx): void {
+  const seen = new Set<string>();
+  items.forEach((item, i) => {
+    if (seen.has(item.name)) ctx.addIssue({ code: "custom", path: [path, i, "name"], message: `duplicate name "${item.name}"` });
+    seen.add(item.name);
+  });
+}
+
+/** A template's JSON configuration as stored; checked before a template is used. */
+export const templateConfigSchema = z
+  .object({
+    model: modelSettingsSchema,
+    variables: z.array(templateVariableSchema),
+    secrets: z.record(z.string(), z.string()),
+    flow: flowSchema.nullable(),
+    tools: z.array(httpToolSchema),
+    mcpServers: z.array(mcpServerSchema),
+    presentation: presentationSchema,
+  })
+  .superRefine((template, ctx) => {
+    uniqueNames(template.variables, "variables", ctx);
+    uniqueNames(template.tools, "tools", ctx);
+    uniqueNames(template.mcpServers, "mcpServers", ctx);
+    template.tools.forEach((tool, i) => {
+      if (tool.name.startsWith(RESERVED_TOOL_PREFIX)) {
+        ctx.addIssue({ code: "custom", path: ["tools", i, "name"], message: `"${RESERVED_TOOL_PREFIX}" names are reserved for flow transitions` });
+      }
+    });
+  });
+export type TemplateConfig = z.infer<typeof templateConfigSchema>;

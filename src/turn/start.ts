@@ -3,6 +3,7 @@ import { getTurnSnapshot } from "../db/queries";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import { assertSessionOpenForChat } from "../gates/session";
+import { validateTemplate } from "../templates/validate";
 import { messageId } from "./message";
 import { replayChunks } from "./replay";
 import { runTurn } from "./run";
@@ -36,6 +37,7 @@ export async function startTurn(c: Context<AppEnv>, input: TurnInput): Promise<R
     storedIdx = userIdx;
   }
   if (!snapshot.template) throw new ApiError("template_missing");
+  const template = validateTemplate(snapshot.template);
 
   const stream = openTurnStream(c.req.raw.signal);
   lock.handOff();
@@ -43,7 +45,7 @@ export async function startTurn(c: Context<AppEnv>, input: TurnInput): Promise<R
     runTurn(
       {
         sessionId,
-        template: snapshot.template,
+        template,
         templateVars: session.templateVars,
         storedNode: session.currentNode,
         history: snapshot.history,

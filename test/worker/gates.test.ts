@@ -166,6 +166,20 @@ describe.each(ROUTES)("gates of /%s", (route) => {
   });
 });
 
+describe("template checks", () => {
+  it("13: a template stored with a bad configuration answers 500 template_invalid naming the field", async () => {
+    const { fixture, session } = await freshSession();
+    await stores()
+      .db.update(templates)
+      .set({ model: { provider: "nope", modelId: "" } as never })
+      .where(eq(templates.id, fixture.templateId));
+    const { body } = await expectRefusal(turn("message", session, session.token), session, 500, "template_invalid");
+    expect(body.error.message).toContain("model.provider");
+    const create = await post("/v1/widget/session", { json: { publicKey: fixture.publicKey } });
+    expect(create.res.status).toBe(500);
+  });
+});
+
 describe("gates under the lock", () => {
   it("10: a session ended while the request waited on Redis answers 410 from the fresh read, and frees the lock", async () => {
     const { session } = await freshSession();

@@ -103,7 +103,7 @@ describe("loadMcpTools: calling tools", () => {
 
   it("turns an isError result into an { error } output instead of throwing", async () => {
     const toolset = await load({ servers: [demoServer()] });
-    expect(await call(toolset, "get_order_status", { orderId: "Z-404" })).toEqual({ error: 'No order with id "Z-404".' });
+    expect(await call(toolset, "get_order_status", { orderId: "no-such-order" })).toEqual({ error: 'No order with id "no-such-order".' });
   });
 
   it("runs concurrent calls on one client", async () => {

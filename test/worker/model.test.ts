@@ -5,13 +5,6 @@ import { ModelUnavailableError, resolveModel, type ModelEnvironment } from "../.
 import { createScriptedModel, DEV_MODEL_PREFIX } from "../../src/model/scripted";
 import type { ModelSettings } from "../../src/templates/config";
 
-// Declared in test/global-setup.ts, which this (workerd) tsconfig does not include.
-declare module "vitest" {
-  export interface ProvidedContext {
-    openaiBaseUrl: string;
-  }
-}
-
 const DELAY_MS = 2;
 const DEV: ModelEnvironment = { environment: "development", devModelDelayMs: DELAY_MS };
 const SCRIPTED: ModelSettings = { provider: "scripted", modelId: "parley-scripted", api: "chat" };

@@ -16,7 +16,7 @@ export interface Call {
 /** One request to the Worker, as a widget on `ORIGIN` would send it. */
 export async function call(
   path: string,
-  { token, json, headers, method, signal, env: envOverride }: {
+  { token, json, headers, method, signal, env: envOverride, app = worker }: {
     token?: string;
     json?: unknown;
     headers?: Record<string, string>;
@@ -24,6 +24,8 @@ export async function call(
     signal?: AbortSignal;
     /** Bindings laid over the test env for this request only (e.g. `OPENAI_API_KEY`). */
     env?: Partial<Env> & OptionalBindings;
+    /** Another build of the app (e.g. `createApp({ resolveModel })`); the Worker by default. */
+    app?: Pick<typeof worker, "fetch">;
   } = {},
 ): Promise<Call> {
   const ctx = createExecutionContext();
@@ -39,7 +41,7 @@ export async function call(
     ...(json === undefined ? {} : { body: JSON.stringify(json) }),
     ...(signal ? { signal } : {}),
   });
-  const res = await worker.fetch(request, envOverride ? { ...env, ...envOverride } : env, ctx);
+  const res = await app.fetch(request, envOverride ? { ...env, ...envOverride } : env, ctx);
   return { res, settled: () => waitOnExecutionContext(ctx) };
 }
 
