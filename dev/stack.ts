@@ -34,6 +34,9 @@ async function stop(code: number): Promise<never> {
 }
 process.on("SIGINT", () => void stop(0));
 process.on("SIGTERM", () => void stop(0));
+// npm does not pass SIGTERM on to its script: when our parent goes, we go too.
+const parentPid = process.ppid;
+setInterval(() => process.ppid !== parentPid && void stop(0), 1_000).unref();
 
 try {
   const devVars = readDevVars();
