@@ -1,5 +1,5 @@
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenOnLoopback } from "./loopback";
 
 /** What the demo HTTP tool answers for an order. */
 export function demoShipment(orderId: string) {
@@ -21,16 +21,6 @@ export async function startDemoApi({ port = 0, apiKey }: { port?: number; apiKey
           : [404, { error: "no such route" }];
     res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, "127.0.0.1", () => resolve());
-  });
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const listening = await listenOnLoopback(server, port);
+  return { url: listening.origin, close: listening.close };
 }

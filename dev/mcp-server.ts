@@ -1,10 +1,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { pathToFileURL } from "node:url";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import type { CallToolResult, RequestInfo } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
+import { listenOnLoopback } from "./loopback";
 
 export interface DemoMcpServerOptions {
   /** Port on 127.0.0.1; 0 picks a free one. @default 0 */
@@ -140,20 +140,8 @@ export async function startDemoMcpServer({ port = 0 }: DemoMcpServerOptions = {}
     });
   });
 
-  // Bound to 127.0.0.1 only: the demo has no authentication.
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once("error", reject);
-    httpServer.listen(port, "127.0.0.1", () => resolve());
-  });
-  const actualPort = (httpServer.address() as AddressInfo).port;
-
-  return {
-    url: `http://127.0.0.1:${actualPort}${ENDPOINT}`,
-    close: async () => {
-      httpServer.closeAllConnections();
-      await new Promise<void>((resolve) => httpServer.close(() => resolve()));
-    },
-  };
+  const listening = await listenOnLoopback(httpServer, port);
+  return { url: `${listening.origin}${ENDPOINT}`, close: listening.close };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -36,19 +36,22 @@ export async function ensurePostgres({ stateDir, log = () => {} }: ServiceOption
     );
   }
   const dataDir = resolve(stateDir, "postgres");
-  const asPostgresUser = process.getuid?.() === 0 ? ["runuser", "-u", "postgres", "--"] : [];
+  // PostgreSQL refuses to run as root: as root, the cluster and its processes belong to the
+  // postgres user. Spawning with its uid (not through runuser) lets signals reach the server.
+  const owner = process.getuid?.() === 0 ? postgresUser() : undefined;
   if (!existsSync(join(dataDir, "PG_VERSION"))) {
     rmSync(dataDir, { recursive: true, force: true });
     mkdirSync(dataDir, { recursive: true });
-    // PostgreSQL refuses to run as root; the cluster belongs to the postgres user.
-    if (asPostgresUser.length) chownToPostgres(stateDir, dataDir);
+    if (owner) {
+      chmodSync(stateDir, 0o755);
+      chownSync(dataDir, owner.uid, owner.gid);
+    }
     log(`initialising a private PostgreSQL cluster in ${dataDir}`);
-    run([...asPostgresUser, join(bin, "initdb"), "--no-sync", "--auth=trust", "-U", "postgres", "-D", dataDir]);
+    run([join(bin, "initdb"), "--no-sync", "--auth=trust", "-U", "postgres", "-D", dataDir], owner);
   }
   const port = await freePort();
   const child = spawnDaemon(
     [
-      ...asPostgresUser,
       join(bin, "postgres"),
       "-D", dataDir,
       "-p", String(port),
@@ -60,6 +63,7 @@ export async function ensurePostgres({ stateDir, log = () => {} }: ServiceOption
     ],
     log,
     "postgres",
+    owner,
   );
   const url = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
   await waitFor(() => canQueryPostgres(url), 20_000, "the private PostgreSQL to accept connections", child);
@@ -165,25 +169,29 @@ function findPostgresBinDir(): string | undefined {
   return candidates.find((dir) => dir && existsSync(join(dir, "initdb")) && existsSync(join(dir, "postgres")));
 }
 
-function chownToPostgres(stateDir: string, dataDir: string): void {
-  const id = spawnSync("id", ["-u", "postgres"], { encoding: "utf8" });
-  const gid = spawnSync("id", ["-g", "postgres"], { encoding: "utf8" });
-  if (id.status !== 0) throw new Error("running as root but there is no `postgres` user to own the private cluster");
-  chmodSync(stateDir, 0o755);
-  chownSync(dataDir, Number(id.stdout), Number(gid.stdout));
+interface UserIds {
+  uid: number;
+  gid: number;
 }
 
-function run(argv: string[]): void {
+function postgresUser(): UserIds {
+  const uid = spawnSync("id", ["-u", "postgres"], { encoding: "utf8" });
+  const gid = spawnSync("id", ["-g", "postgres"], { encoding: "utf8" });
+  if (uid.status !== 0) throw new Error("running as root but there is no `postgres` user to own the private cluster");
+  return { uid: Number(uid.stdout), gid: Number(gid.stdout) };
+}
+
+function run(argv: string[], owner?: UserIds): void {
   const [command, ...args] = argv as [string, ...string[]];
-  const result = spawnSync(command, args, { encoding: "utf8" });
+  const result = spawnSync(command, args, { encoding: "utf8", ...owner });
   if (result.status !== 0) {
     throw new Error(`${argv.join(" ")} failed:\n${result.stderr || result.stdout || result.error?.message}`);
   }
 }
 
-function spawnDaemon(argv: string[], log: (line: string) => void, name: string): ChildProcess {
+function spawnDaemon(argv: string[], log: (line: string) => void, name: string, owner?: UserIds): ChildProcess {
   const [command, ...args] = argv as [string, ...string[]];
-  const child = spawn(command, args, { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(command, args, { stdio: ["ignore", "ignore", "pipe"], ...owner });
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4_000);

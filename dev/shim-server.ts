@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenOnLoopback, readBody } from "./loopback";
 
 /** Request counters a shim exposes at `GET /__stats`. */
 export interface ShimStats {
@@ -40,7 +40,6 @@ export type ShimHandler = (request: {
   body: unknown;
 }) => Promise<ShimReply>;
 
-const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
 /**
  * Starts a loopback-only HTTP server that answers `GET /healthz`, `GET /__stats`
@@ -78,16 +77,10 @@ export async function startShimServer(
     send(res, await handle({ path, headers: req.headers, body }));
   }
 
-  // Bound to 127.0.0.1 only: the shims have no real authentication behind them.
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, "127.0.0.1", () => resolve());
-  });
-  const actualPort = (server.address() as AddressInfo).port;
-
+  const listening = await listenOnLoopback(server, port);
   return {
-    url: `http://127.0.0.1:${actualPort}`,
-    port: actualPort,
+    url: listening.origin,
+    port: listening.port,
     stats: () => structuredClone(stats),
     resetStats: () => {
       stats = { requests: 0, byPath: {} };
@@ -96,8 +89,7 @@ export async function startShimServer(
       latency = ms;
     },
     close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await listening.close();
       await onClose();
     },
   };
@@ -112,15 +104,4 @@ function send(res: ServerResponse, { status, body }: ShimReply): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
   res.end(text);
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new Error(`body larger than ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString("utf8");
 }

@@ -1,4 +1,4 @@
-import type { UIMessage, UIMessageChunk } from "ai";
+import { readUIMessageStream, type UIMessage, type UIMessageChunk } from "ai";
 
 /** How a turn ended, as the stream's `data-turn-end` reports it. */
 export type TurnStatus = "completed" | "failed" | "canceled";
@@ -22,4 +22,17 @@ export type ParleyChunk = UIMessageChunk<AssistantMetadata, TurnDataParts>;
 /** The id an assistant message carries in streams and in `GET /session/:id`. */
 export function messageId(sessionId: string, idx: number): string {
   return `${sessionId}:${idx}`;
+}
+
+/** The message an AI SDK client assembles from `chunks` (its own reader): what parley stores. */
+export async function assembleMessage(chunks: ParleyChunk[]): Promise<ParleyUIMessage> {
+  const stream = new ReadableStream<ParleyChunk>({
+    start(controller) {
+      for (const chunk of chunks) controller.enqueue(chunk);
+      controller.close();
+    },
+  });
+  let last: ParleyUIMessage | undefined;
+  for await (const message of readUIMessageStream<ParleyUIMessage>({ stream, onError: () => {} })) last = message;
+  return last ?? { id: "", role: "assistant", parts: [] };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenOnLoopback, readBody } from "../../dev/loopback";
 
 /**
  * A local OpenAI-compatible server for tests (Node). It speaks the streaming wire formats
@@ -120,19 +120,8 @@ export async function startFakeOpenAI({ port = 0, deltaDelayMs = 0 }: FakeOpenAI
     res.end();
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, "127.0.0.1", () => resolve());
-  });
-  const { port: actualPort } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${actualPort}/v1`,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((error) => (error ? reject(error) : resolve()));
-      }),
-  };
+  const listening = await listenOnLoopback(server, port);
+  return { url: `${listening.origin}/v1`, close: listening.close };
 }
 
 interface Reply {
@@ -230,15 +219,6 @@ function sendJson(res: ServerResponse, status: number, value: unknown): void {
 
 function sendError(res: ServerResponse, status: number, type: string, message: string, code: string | null = null): void {
   sendJson(res, status, { error: { message, type, param: null, code } });
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
 }
 
 /** Resolves once the frame is handed to the socket, so a later `destroy()` cannot swallow it. */

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenOnLoopback, readBody } from "../../dev/loopback";
 
 /**
  * A local target for HTTP tools (Node), on 127.0.0.1 and a free port:
@@ -100,22 +100,14 @@ export async function startToolServer(): Promise<ToolServer> {
     sendJson(res, 404, { error: `no route for ${req.method} ${path}` });
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-
+  const listening = await listenOnLoopback(server);
   return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        for (const timer of timers) clearTimeout(timer);
-        timers.clear();
-        server.close((error) => (error ? reject(error) : resolve()));
-        // Held `/slow` answers and keep-alive sockets would otherwise keep close() waiting.
-        server.closeAllConnections();
-      }),
+    url: listening.origin,
+    close: () => {
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      return listening.close();
+    },
   };
 }
 
@@ -143,15 +135,6 @@ function drainedOrClosed(res: ServerResponse): Promise<void> {
     };
     res.on("drain", done);
     res.on("close", done);
-  });
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
   });
 }
 

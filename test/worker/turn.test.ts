@@ -433,7 +433,10 @@ describe("cancel", () => {
       [1, "assistant"],
     ]);
     expect(stored[1]!.text).toBe(streamed);
-    expect(stored[1]!.parts).toEqual((await assemble(chunks)).parts);
+    // What the client assembled, its text cut short and stored as final.
+    const { parts } = await assemble(chunks);
+    expect(parts.map((part) => part.type)).toEqual(["step-start", "text"]);
+    expect(stored[1]!.parts).toEqual([{ type: "step-start" }, { type: "text", text: streamed, state: "done" }]);
     expect(metadataOf(stored[1]!).status).toBe("canceled");
     await expectLockFree(session);
   });

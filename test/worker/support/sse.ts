@@ -1,5 +1,4 @@
-import { readUIMessageStream } from "ai";
-import type { ParleyChunk, ParleyUIMessage } from "../../../src/turn/message";
+import { assembleMessage, type ParleyChunk } from "../../../src/turn/message";
 
 /** The `data:` payloads of an SSE body, in order, up to `[DONE]`. */
 export async function readFrames(res: Response): Promise<string[]> {
@@ -18,18 +17,7 @@ export async function readChunks(res: Response): Promise<ParleyChunk[]> {
 }
 
 /** The message the AI SDK's own client-side reader assembles from `chunks`. */
-export async function assemble(chunks: ParleyChunk[]): Promise<ParleyUIMessage> {
-  const stream = new ReadableStream<ParleyChunk>({
-    start(controller) {
-      chunks.forEach((chunk) => controller.enqueue(chunk));
-      controller.close();
-    },
-  });
-  let last: ParleyUIMessage | undefined;
-  for await (const message of readUIMessageStream<ParleyUIMessage>({ stream })) last = message;
-  if (!last) throw new Error("no message assembled");
-  return last;
-}
+export const assemble = assembleMessage;
 
 export function textOf(chunks: ParleyChunk[]): string {
   return chunks.flatMap((chunk) => (chunk.type === "text-delta" ? [chunk.delta] : [])).join("");

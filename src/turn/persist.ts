@@ -1,0 +1,88 @@
+import type { LanguageModelUsage } from "ai";
+import type { Database } from "../db/client";
+import { insertMessage, saveReply, touchSession } from "../db/queries";
+import type { MessageMetadata } from "../db/schema";
+import type { ParleyUIMessage, TurnStatus } from "./message";
+import type { ModelOutcome } from "./model-stream";
+import type { TurnPlan } from "./run";
+
+const STORED_STATUS: Record<TurnStatus, MessageMetadata["status"]> = {
+  completed: "complete",
+  canceled: "canceled",
+  failed: "interrupted",
+};
+
+/** How the model part of a turn ended, as `data-turn-end` reports it. */
+export function turnStatus(outcome: ModelOutcome): TurnStatus {
+  if (outcome.abortReason === "cancel") return "canceled";
+  return outcome.failed || outcome.abortReason ? "failed" : "completed";
+}
+
+/** Stores the turn's user message at `idx`, with the client's id. */
+export async function storeUserMessage(
+  db: Database,
+  { sessionId, idx, user }: { sessionId: string; idx: number; user: NonNullable<TurnPlan["user"]> },
+): Promise<void> {
+  await insertMessage(db, {
+    message: {
+      sessionId,
+      idx,
+      clientMessageId: user.clientMessageId,
+      role: "user",
+      text: user.text,
+      parts: [{ type: "text", text: user.text }],
+    },
+  });
+}
+
+/**
+ * Stores the reply at `idx` and moves the session on (last activity, current node), atomically.
+ * A reply that failed before producing anything is not stored — a retry of the same message
+ * then runs again — and only bumps the session. Resolves the stored idx, or null.
+ */
+export async function storeReply(
+  db: Database,
+  { plan, idx, reply, outcome, status }: {
+    plan: TurnPlan;
+    idx: number;
+    reply: ParleyUIMessage;
+    outcome: ModelOutcome;
+    status: TurnStatus;
+  },
+): Promise<number | null> {
+  const hasContent = reply.parts.some((part) => part.type !== "step-start");
+  if (status === "failed" && !hasContent) {
+    await touchSession(db, { sessionId: plan.sessionId });
+    return null;
+  }
+  const errorCode = outcome.errorCode ?? (outcome.abortReason === "deadline" ? "turn_deadline" : undefined);
+  const metadata: MessageMetadata = {
+    status: STORED_STATUS[status],
+    model: plan.template.model.modelId,
+    ...(outcome.finishReason ? { finishReason: outcome.finishReason } : {}),
+    ...(outcome.usage ? { usage: pickUsage(outcome.usage) } : {}),
+    ...(errorCode ? { error: errorCode } : {}),
+  };
+  await saveReply(db, {
+    message: { sessionId: plan.sessionId, idx, role: "assistant", text: textOf(reply), parts: finished(reply.parts), metadata },
+    currentNode: outcome.node,
+  });
+  return idx;
+}
+
+/** Stored parts are final: a text cut short by a cancel is no longer `streaming`. */
+function finished(parts: ParleyUIMessage["parts"]): ParleyUIMessage["parts"] {
+  return parts.map((part) => ("state" in part && part.state === "streaming" ? { ...part, state: "done" } : part)) as ParleyUIMessage["parts"];
+}
+
+function textOf(message: ParleyUIMessage): string {
+  return message.parts.flatMap((part) => (part.type === "text" ? [part.text] : [])).join("");
+}
+
+function pickUsage(usage: LanguageModelUsage): NonNullable<MessageMetadata["usage"]> {
+  return {
+    ...(usage.inputTokens !== undefined ? { inputTokens: usage.inputTokens } : {}),
+    ...(usage.outputTokens !== undefined ? { outputTokens: usage.outputTokens } : {}),
+    ...(usage.totalTokens !== undefined ? { totalTokens: usage.totalTokens } : {}),
+  };
+}
