@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import { getTurnSnapshot } from "../db/queries";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
-import { assertSessionOpenForChat } from "../gates/session";
+import { assertSessionOpenForChat } from "../gates";
 import { validateTemplate } from "../templates/validate";
 import { messageId } from "./message";
 import { replayChunks } from "./replay";
