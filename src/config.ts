@@ -29,6 +29,7 @@ const configSchema = z
     OPENAI_BASE_URL: optionalUrl,
     HISTORY_LIMIT: intInRange(1, 1_000, 100),
     TURN_DEADLINE_MS: intInRange(1_000, 600_000, 120_000),
+    DISCONNECT_GRACE_MS: intInRange(1_000, 30_000, 25_000),
     DEV_MODEL_DELAY_MS: intInRange(0, 5_000, 40),
   })
   .transform((env) => ({
@@ -46,6 +47,11 @@ const configSchema = z
     historyLimit: env.HISTORY_LIMIT,
     /** Longest a turn may run before its model call is aborted, in ms. */
     turnDeadlineMs: env.TURN_DEADLINE_MS,
+    /**
+     * How long a turn whose client disconnected may go on before it is cut off and stored
+     * `interrupted`, in ms. Workers cap post-disconnect `waitUntil` work at 30 s.
+     */
+    disconnectGraceMs: env.DISCONNECT_GRACE_MS,
     /** Delay between words of the scripted dev model, in ms. */
     devModelDelayMs: env.DEV_MODEL_DELAY_MS,
   }));

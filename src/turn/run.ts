@@ -11,12 +11,6 @@ import { streamModel, type AbortReason } from "./model-stream";
 import { storeReply, storeUserMessage, turnStatus } from "./persist";
 import type { TurnStream } from "./stream";
 
-/**
- * After a client disconnects, the generation may go on this long before it is cut off and
- * stored `interrupted`. Workers cap post-disconnect `waitUntil` work at 30 s.
- */
-export const DISCONNECT_GRACE_MS = 25_000;
-
 /** What the gates and the snapshot settled before the stream opened. */
 export interface TurnPlan {
   sessionId: string;
@@ -110,7 +104,7 @@ export async function runTurn(plan: TurnPlan, deps: TurnDeps): Promise<void> {
 
 /**
  * What can stop a running turn — the deadline, a cancel from any isolate, a client gone for
- * longer than `DISCONNECT_GRACE_MS` — as one abort signal; and the lock's release, once.
+ * longer than `disconnectGraceMs` — as one abort signal; and the lock's release, once.
  */
 function watchStops({ redis, config, stream, lockToken: token }: TurnDeps, sessionId: string) {
   const abort = new AbortController();
@@ -118,7 +112,7 @@ function watchStops({ redis, config, stream, lockToken: token }: TurnDeps, sessi
   const stopWith = (reason: AbortReason) => () => abort.abort(reason);
   const timers: number[] = [setTimeout(stopWith("deadline"), config.turnDeadlineMs)];
   const onClientGone = () => {
-    timers.push(setTimeout(stopWith("disconnect"), DISCONNECT_GRACE_MS));
+    timers.push(setTimeout(stopWith("disconnect"), config.disconnectGraceMs));
   };
   stream.clientGone.addEventListener("abort", onClientGone, { once: true });
   watchForCancel(redis, { sessionId, token, signal: stopWatching.signal }).then(stopWith("cancel"), () => {});

@@ -118,6 +118,24 @@ describe.each(ROUTES)("gates of /%s", (route) => {
     expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
   });
 
+  it("5: 503 unavailable, fast, when Redis cannot be reached: the limits fail closed", async () => {
+    const { session } = await freshSession();
+    const redisDown = { UPSTASH_REDIS_REST_URL: "http://127.0.0.1:9" };
+    const started = Date.now();
+    const { body } = await expectRefusal(
+      post(`/v1/widget/session/${session.sessionId}/${route}`, {
+        token: session.token,
+        env: redisDown,
+        ...(route === "message" ? { json: { id: "r1", text: "hi" } } : {}),
+      }),
+      session,
+      503,
+      "unavailable",
+    );
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(body.error.message.length).toBeGreaterThan(0);
+  });
+
   it("6: 404 session_not_found for an unknown session and for another widget's session", async () => {
     const { fixture, session } = await freshSession();
     const ghost = { sessionId: crypto.randomUUID(), token: "", body: {} };

@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
 import { decode } from "hono/jwt";
 import { describe, expect, it } from "vitest";
-import { widgets } from "../../src/db/schema";
+import { chatSessions, widgets } from "../../src/db/schema";
 import { call, post, stores } from "./support/app";
 import { createSession, createWidget, storedMessages, storedSession } from "./support/fixtures";
 
@@ -87,6 +87,18 @@ describe("POST /v1/widget/session", () => {
     expect(viaReferer.res.status).toBe(201);
     const denyAll = await createWidget({ widget: { allowedOrigins: [] } });
     expect((await errorOf(create({ publicKey: denyAll.publicKey }))).status).toBe(403);
+  });
+
+  it("503 unavailable when Redis cannot be reached, and creates nothing", async () => {
+    const fixture = await createWidget();
+    const { res } = await post("/v1/widget/session", {
+      json: { publicKey: fixture.publicKey },
+      env: { UPSTASH_REDIS_REST_URL: "http://127.0.0.1:9" },
+    });
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("unavailable");
+    const { db } = stores();
+    expect(await db.select().from(chatSessions).where(eq(chatSessions.widgetId, fixture.widgetId))).toEqual([]);
   });
 
   it("429 with Retry-After past sessionsPerIpHour; another IP still gets in; 0 disables", async () => {

@@ -399,6 +399,21 @@ describe("the lock never outlives its turn", () => {
     expect(metadataOf(stored[1]!)).toMatchObject({ status: "complete", finishReason: "stop" });
     await expectLockFree(session);
   });
+
+  it("cuts off a disconnected client's turn after the grace period and stores what it made as interrupted", async () => {
+    const session = await createSession(await createWidget());
+    const turn = await sendMessage(session, "m1", "/words 5000", { env: { DISCONNECT_GRACE_MS: "1000" } });
+    const reader = new StreamReader(turn.res);
+    expect(await reader.until((chunks) => textDeltas(chunks) >= 3)).toBe(true);
+    await reader.cancel();
+    await turn.settled();
+
+    const [, reply] = await storedMessages(session.sessionId);
+    expect(metadataOf(reply!)).toMatchObject({ status: "interrupted" });
+    expect(scriptedWords(5000).startsWith(reply!.text)).toBe(true);
+    expect(reply!.text.length).toBeLessThan(scriptedWords(5000).length);
+    await expectLockFree(session);
+  });
 });
 
 describe("cancel", () => {
