@@ -199,16 +199,20 @@ describe("template checks", () => {
 });
 
 describe("gates under the lock", () => {
-  it("10: a session ended while the request waited on Redis answers 410 from the fresh read, and frees the lock", async () => {
+  it.each(ROUTES)("10: /%s — a session ended while the request waited on Redis answers 410 from the fresh read, and frees the lock", async (route) => {
     const { session } = await freshSession();
     const slowRedis = { UPSTASH_REDIS_REST_URL: inject("slowUpstashUrl") };
-    const request = post(`/v1/widget/session/${session.sessionId}/message`, {
+    const slowRequests = async () =>
+      ((await (await fetch(`${inject("slowUpstashUrl")}/__stats`)).json()) as { requests: number }).requests;
+    const before = await slowRequests();
+    const request = post(`/v1/widget/session/${session.sessionId}/${route}`, {
       token: session.token,
-      json: { id: "raced", text: "hello" },
       env: slowRedis,
+      ...(route === "message" ? { json: { id: "raced", text: "hello" } } : {}),
     });
-    // Gates 3–8 have read the session by now; the rate limit and the lock each wait 300 ms on Redis.
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    // Once the rate limit reaches Redis, gates 3–8 have read the session; the rate limit and the
+    // lock then each wait 300 ms on Redis, while the session ends.
+    while ((await slowRequests()) === before) await new Promise((resolve) => setTimeout(resolve, 10));
     await stores()
       .db.update(chatSessions)
       .set({ status: "ended", endedAt: new Date(), endedReason: "user_ended" })
