@@ -21,6 +21,9 @@ export type HttpToolResult =
 /** Bytes of a non-2xx body quoted in the error message. */
 const ERROR_SNIPPET_BYTES = 300;
 const METHODS_WITH_ARGS_BODY = new Set(["POST", "PUT", "PATCH"]);
+/** Same-origin redirects followed per call; more is a loop. */
+const MAX_REDIRECTS = 3;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 /** A URL made of one placeholder only: its value is the whole URL and is inserted as written. */
 const WHOLE_PLACEHOLDER = /^\{[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?\}$/;
 /** A body string leaf made of one `{args.NAME}` only: the argument's JSON value is inserted as is. */
@@ -71,7 +74,7 @@ export async function runHttpTool(
 
 async function call(def: HttpTool, args: Record<string, unknown>, ctx: HttpToolContext, signal?: AbortSignal): Promise<HttpToolResult> {
   signal?.throwIfAborted();
-  let request: Request;
+  let request: OutgoingRequest;
   try {
     request = buildRequest(def, args, ctx);
   } catch (error) {
@@ -83,7 +86,20 @@ async function call(def: HttpTool, args: Record<string, unknown>, ctx: HttpToolC
   // Called unbound: workerd throws "Illegal invocation" when the global fetch gets another `this`.
   const doFetch = ctx.fetch ?? fetch;
   try {
-    const response = await abortable(doFetch(request, { signal: combined }), combined);
+    let response = await abortable(doFetch(toRequest(request), { signal: combined }), combined);
+    // Redirects are followed by hand and only within the tool's origin: the request may carry
+    // secrets in its headers, which must not travel to another host.
+    for (let hops = 0; REDIRECT_STATUSES.has(response.status); hops += 1) {
+      const location = response.headers.get("location");
+      const target = location ? new URL(location, request.url) : undefined;
+      await response.body?.cancel().catch(() => {});
+      if (!target || target.origin !== new URL(request.url).origin || hops === MAX_REDIRECTS) {
+        const why = !target ? "without a Location" : hops === MAX_REDIRECTS ? "too many times" : `to another origin (${target.origin})`;
+        return { ok: false, error: "http_error", status: response.status, message: `redirected ${why}; not followed` };
+      }
+      request = redirected(request, target, response.status);
+      response = await abortable(doFetch(toRequest(request), { signal: combined }), combined);
+    }
     if (!response.ok) {
       const snippet = await readBody(response, ERROR_SNIPPET_BYTES, combined, { truncate: true });
       const text = snippet.text.trim();
@@ -111,7 +127,27 @@ async function call(def: HttpTool, args: Record<string, unknown>, ctx: HttpToolC
   }
 }
 
-function buildRequest(def: HttpTool, args: Record<string, unknown>, ctx: HttpToolContext): Request {
+/** A request that can be sent again (the body is kept as text), for redirects. */
+interface OutgoingRequest {
+  url: string;
+  method: string;
+  headers: Headers;
+  body?: string;
+}
+
+function toRequest({ url, method, headers, body }: OutgoingRequest): Request {
+  return new Request(url, { method, headers, body, redirect: "manual" });
+}
+
+/** 307/308 repeat the request as it was; 301/302/303 continue as a GET without a body. */
+function redirected(request: OutgoingRequest, target: URL, status: number): OutgoingRequest {
+  if (status === 307 || status === 308) return { ...request, url: target.href };
+  const headers = new Headers(request.headers);
+  headers.delete("content-type");
+  return { url: target.href, method: "GET", headers };
+}
+
+function buildRequest(def: HttpTool, args: Record<string, unknown>, ctx: HttpToolContext): OutgoingRequest {
   const values: Record<string, string> = { ...ctx.vars };
   for (const [name, value] of Object.entries(ctx.secrets)) values[`secret.${name}`] = value;
   for (const [name, value] of Object.entries(args)) {
@@ -132,11 +168,15 @@ function buildRequest(def: HttpTool, args: Record<string, unknown>, ctx: HttpToo
   }
   if (payload !== undefined && !requestHeaders.has("content-type")) requestHeaders.set("content-type", "application/json");
 
-  return new Request(renderText(url, urlValues), {
+  const target = renderText(url, urlValues);
+  // Parsed here so that a bad URL is reported as such, before anything is sent.
+  new URL(target);
+  return {
+    url: target,
     method,
     headers: requestHeaders,
-    body: payload === undefined ? undefined : JSON.stringify(payload),
-  });
+    ...(payload === undefined ? {} : { body: JSON.stringify(payload) }),
+  };
 }
 
 function renderBody(template: unknown, values: Record<string, string>, args: Record<string, unknown>): unknown {

@@ -11,6 +11,9 @@ export const MCP_TOOLS_CACHE_TTL_S = 300;
 /** Per-server limit on connect + list at discovery (and on a lazy connect), in ms. */
 export const DEFAULT_DISCOVERY_TIMEOUT_MS = 3_000;
 
+/** Largest tool result handed to the model, in bytes of JSON; as for HTTP tools' default cap. */
+export const MAX_RESULT_BYTES = 65_536;
+
 /** Names model providers accept for functions (OpenAI: `^[a-zA-Z0-9_-]{1,64}$`). */
 const TOOL_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -205,7 +208,7 @@ function openConnection(server: McpServer, { secrets, redactor, templateId, time
             console.warn("mcp: tool call failed", { templateId, server: server.name, tool: definition.name, error: redactor.text(describeError(failure)) });
             return { error: redactor.text(callFailureText(server.name, failure)) };
           }
-          return redactor.value(modelOutput(result));
+          return redactor.value(capToolResult(modelOutput(result)));
         },
       });
     },
@@ -249,6 +252,14 @@ function modelOutput(result: CallToolResult): unknown {
   if (result.isError) return { error: contentText(result.content) || "the tool reported an error" };
   if (result.structuredContent !== undefined && result.structuredContent !== null) return result.structuredContent;
   return contentText(result.content);
+}
+
+/** The model reads an oversized result as an error, not a flood of tokens. */
+export function capToolResult(output: unknown): unknown {
+  const bytes = new TextEncoder().encode(JSON.stringify(output) ?? "").length;
+  return bytes > MAX_RESULT_BYTES
+    ? { error: "response_too_large", message: `the tool's result is larger than ${MAX_RESULT_BYTES} bytes` }
+    : output;
 }
 
 function contentText(content: ReadonlyArray<{ type: string; [key: string]: unknown }>): string {

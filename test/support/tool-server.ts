@@ -11,6 +11,7 @@ import { listenOnLoopback, readBody } from "../../dev/loopback";
  *   the status, headers and a first part of the body go out at once and the rest after N ms;
  * - `/big?bytes=N`: N bytes of `x` as text/plain, chunked, without Content-Length;
  * - `/text?value=V`: V (default `ok`) as text/plain;
+ * - `/redirect?to=URL&status=N`: status N (default 302) with `Location: URL`;
  * - `GET /orders/:id`: a small order, the same for the same id.
  * Anything else answers 404.
  */
@@ -86,6 +87,11 @@ export async function startToolServer(): Promise<ToolServer> {
         if (!ok) await drainedOrClosed(res);
       }
       res.end();
+      return;
+    }
+    if (path === "/redirect") {
+      const status = Number(url.searchParams.get("status") ?? 302);
+      res.writeHead(status, { location: url.searchParams.get("to") ?? "/" }).end();
       return;
     }
     if (path === "/text") {

@@ -124,6 +124,32 @@ describe("runHttpTool: responses", () => {
     expect(await runHttpTool(define({ url: `${BASE}/status/404` }), {}, context())).toMatchObject({ error: "http_error", status: 404 });
   });
 
+  it("follows a redirect within the tool's origin, keeping method and body on 307", async () => {
+    const to = encodeURIComponent("/echo/moved");
+    const result = await runHttpTool(define({ method: "POST", url: `${BASE}/redirect?status=307&to=${to}` }), { a: 1 }, context());
+    expect(okBody<Echo>(result)).toMatchObject({ method: "POST", path: "/echo/moved", body: { a: 1 } });
+    const seeOther = await runHttpTool(define({ method: "POST", url: `${BASE}/redirect?status=303&to=${to}` }), { a: 1 }, context());
+    expect(okBody<Echo>(seeOther)).toMatchObject({ method: "GET", path: "/echo/moved", body: null });
+  });
+
+  it("refuses a redirect to another origin, so secret headers never leave for another host", async () => {
+    const elsewhere = BASE.replace("127.0.0.1", "localhost");
+    const def = define({
+      url: `${BASE}/redirect?to=${encodeURIComponent(`${elsewhere}/echo`)}`,
+      headers: { "x-api-key": "{secret.API_KEY}" },
+    });
+    const result = await runHttpTool(def, {}, context());
+    expect(result).toMatchObject({ ok: false, error: "http_error", status: 302 });
+    expect(!result.ok && result.message).toContain("to another origin");
+  });
+
+  it("stops after three redirects", async () => {
+    const loop = `${BASE}/redirect?to=${encodeURIComponent(`/redirect?to=${encodeURIComponent("/redirect?to=%2Fredirect%3Fto%3D%252Fecho")}`)}`;
+    const result = await runHttpTool(define({ url: loop }), {}, context());
+    expect(result).toMatchObject({ ok: false, error: "http_error", status: 302 });
+    expect(!result.ok && result.message).toContain("too many times");
+  });
+
   it("gives up after timeoutMs", async () => {
     const started = Date.now();
     const result = await runHttpTool(define({ url: `${BASE}/slow?ms=2000` }, { timeoutMs: 200 }), {}, context());

@@ -3,19 +3,9 @@ import type { Redis } from "@upstash/redis/cloudflare";
 import { isStepCount, simulateReadableStream, streamText, type Tool } from "ai";
 import { MockLanguageModelV4 } from "ai/test";
 import { afterEach, describe, expect, inject, it, vi } from "vitest";
-import { loadMcpTools, MCP_TOOLS_CACHE_TTL_S, mcpToolsCacheKey, type McpToolset } from "../../src/agent/mcp";
+import { capToolResult, loadMcpTools, MAX_RESULT_BYTES, MCP_TOOLS_CACHE_TTL_S, mcpToolsCacheKey, type McpToolset } from "../../src/agent/mcp";
 import { createRedis } from "../../src/redis";
 import type { McpServer } from "../../src/templates/config";
-
-// test/global-setup.ts provides these; it is outside this tsconfig, so its augmentation is repeated here.
-declare module "vitest" {
-  export interface ProvidedContext {
-    upstashUrl: string;
-    upstashToken: string;
-    slowUpstashUrl: string;
-    mcpServerUrl: string;
-  }
-}
 
 /** Nothing listens on the discard port. */
 const UNREACHABLE_URL = "http://127.0.0.1:9/mcp";
@@ -157,6 +147,14 @@ describe("loadMcpTools: calling tools", () => {
     expect(await call(toolset, "get_order_status", { orderId: "A-1001" })).toEqual({
       error: "The tool is no longer available: this turn has ended.",
     });
+  });
+});
+
+describe("capToolResult", () => {
+  it("passes results up to MAX_RESULT_BYTES and turns bigger ones into an error the model reads", () => {
+    const fits = "x".repeat(MAX_RESULT_BYTES - 2);
+    expect(capToolResult(fits)).toBe(fits);
+    expect(capToolResult(`${fits}x`)).toMatchObject({ error: "response_too_large" });
   });
 });
 
