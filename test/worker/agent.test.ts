@@ -5,7 +5,7 @@ import { mcpToolsCacheKey } from "../../src/agent/mcp";
 import { createApp } from "../../src/app";
 import type { HttpTool } from "../../src/templates/config";
 import type { ParleyChunk } from "../../src/turn/message";
-import { post, stores } from "./support/app";
+import { call, post, stores } from "./support/app";
 import { createSession, createWidget, storedMessages, storedSession, type TestSession } from "./support/fixtures";
 import { dataOf, readChunks, readFrames, textOf } from "./support/sse";
 
@@ -48,7 +48,13 @@ describe("HTTP tools in a turn", () => {
     expect(textOf(chunks)).toContain("The tool get_order returned:");
     expect(turnEnd(chunks)).toMatchObject({ status: "completed" });
     const reply = (await storedMessages(session.sessionId)).at(-1)!;
-    expect(reply.parts.some((part) => part.type === "tool-get_order" || part.type === "dynamic-tool")).toBe(true);
+    expect(reply.parts.some((part) => part.type === "tool-get_order")).toBe(true);
+
+    const state = await call(`/v1/widget/session/${session.sessionId}`, { token: session.token });
+    const { messages } = (await state.res.json()) as { messages: Array<{ role: string; parts: Array<Record<string, unknown>> }> };
+    const shown = messages.at(-1)!.parts;
+    expect(shown.map((part) => part.type)).toEqual(["tool-get_order", "text"]);
+    expect(shown[0]).toMatchObject({ state: "output-available", input: { orderId: "A1" }, output: { ok: true, status: 200 } });
   });
 
   it.each([

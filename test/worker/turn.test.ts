@@ -618,6 +618,23 @@ describe("history", () => {
   });
 });
 
+describe("history limit", () => {
+  it("sends only the last HISTORY_LIMIT stored messages, then the new one", async () => {
+    const env = { OPENAI_API_KEY: "test-key", OPENAI_BASE_URL: inject("openaiBaseUrl"), HISTORY_LIMIT: "2" };
+    const fixture = await createWidget({ template: { model: { provider: "openai", modelId: "gpt-test", api: "chat" } } });
+    const session = await createSession(fixture);
+    const marker = crypto.randomUUID();
+    for (const [i, text] of ["one", "two", "three"].entries()) {
+      const turn = await sendMessage(session, `h${i}`, `${text} ${marker}`, { env });
+      await readChunks(turn.res);
+      await turn.settled();
+    }
+    const [request] = await fakeOpenAIRequests(`three ${marker}`);
+    const messages = request!.body.messages.filter((m) => m.role !== "system").map((m) => contentText(m.content));
+    expect(messages).toEqual([`two ${marker}`, `Fake OpenAI reply to: two ${marker}`, `three ${marker}`]);
+  });
+});
+
 describe("ending a session", () => {
   it("makes turn routes answer 410 and is idempotent", async () => {
     const session = await createSession(await createWidget());
