@@ -38,7 +38,7 @@ const DEFAULT_MESSAGE: Record<ErrorCode, string> = {
   voice_active: "This session is in a voice call; chat turns are paused.",
   session_not_fresh: "The initial turn can only run on a session with no messages.",
   session_ended: "This session has ended; start a new one.",
-  payload_too_large: "The request body is too large.",
+  payload_too_large: "The request body is too large (at most 64 KB).",
   rate_limited: "Too many requests; retry later.",
   internal: "Something went wrong on our side.",
   misconfigured: "The server is misconfigured.",

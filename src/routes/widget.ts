@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { endSession, getSessionState } from "../db/queries";
 import type { AppEnv } from "../env";
@@ -10,6 +11,8 @@ import { openSession } from "../sessions/open";
 import { sessionState } from "../sessions/state";
 import { startTurn } from "../turn/start";
 import { createSessionBody } from "./schemas";
+
+const MAX_BODY_BYTES = 64 * 1024;
 
 /** The widget API (DESIGN §2), mounted at `/v1/widget`. */
 export const widget = new Hono<AppEnv>()
@@ -24,6 +27,8 @@ export const widget = new Hono<AppEnv>()
       credentials: false,
     }),
   )
+  // Far above any valid body (a message is at most 4000 characters): refused before parsing.
+  .use("*", bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => new ApiError("payload_too_large").toResponse() }))
   .use("*", clients())
 
   .post("/session", jsonBody(createSessionBody), async (c) => c.json(await openSession(c, c.req.valid("json")), 201))

@@ -68,6 +68,13 @@ describe("POST /v1/widget/session", () => {
     expect(res.status).toBe(400);
   });
 
+  it("413 payload_too_large for a body over 64 KB, before it is parsed", async () => {
+    const { res } = await create({ publicKey: "pk_x", metadata: { blob: "x".repeat(70_000) } });
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("payload_too_large");
+    expect(res.headers.get("access-control-allow-origin")).toBe("https://shop.example");
+  });
+
   it("404 widget_not_found for an unknown key and for an inactive widget, the same answer", async () => {
     const unknown = await errorOf(create({ publicKey: "pk_nope" }));
     const fixture = await createWidget({ widget: { active: false } });
