@@ -2,6 +2,7 @@ import {
   isStepCount,
   streamText,
   toUIMessageStream,
+  type FinishReason,
   type LanguageModel,
   type LanguageModelUsage,
   type ToolSet,
@@ -27,7 +28,7 @@ export type AbortReason = "cancel" | "deadline" | "disconnect";
 export interface ModelOutcome {
   failed: boolean;
   errorCode?: StreamErrorCode;
-  finishReason?: string;
+  finishReason?: FinishReason;
   usage?: LanguageModelUsage;
   /** The flow node the conversation is in after this turn. */
   node: string | null;
@@ -92,7 +93,7 @@ export async function streamModel(
   });
 
   let failed = false;
-  let finishReason: string | undefined;
+  let finishReason: FinishReason | undefined;
   const redactChunk = chunkRedactor(redactor);
   const reader = toUIMessageStream<ToolSet, ParleyUIMessage>({
     stream: result.stream,

@@ -1,4 +1,5 @@
 import type { Redis } from "@upstash/redis/cloudflare";
+import type { FinishReason } from "ai";
 import type { McpToolset } from "../agent/mcp";
 import type { Config } from "../config";
 import type { Database } from "../db/client";
@@ -53,9 +54,9 @@ export async function runTurn(plan: TurnPlan, deps: TurnDeps): Promise<void> {
   const storesUser = plan.user !== undefined && plan.user.storedIdx === undefined;
   const assistantIdx = plan.nextIdx + (storesUser ? 1 : 0);
   const metadata: AssistantMetadata = { sessionId, idx: assistantIdx };
-  const end = (status: TurnStatus, storedIdx: number | null, finishReason?: string) => {
+  const end = (status: TurnStatus, storedIdx: number | null, finishReason?: FinishReason) => {
     send({ type: "data-turn-end", data: { status, assistantIdx: storedIdx }, transient: true });
-    send({ type: "finish", messageMetadata: metadata, ...(finishReason ? { finishReason: finishReason as never } : {}) });
+    send({ type: "finish", messageMetadata: metadata, ...(finishReason ? { finishReason } : {}) });
   };
 
   try {
