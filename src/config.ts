@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ApiError } from "./errors";
+import { ApiError, describeIssues } from "./errors";
 
 const optionalUrl = z
   .string()
@@ -67,6 +67,5 @@ export interface OptionalBindings {
 export function parseConfig(env: Env & OptionalBindings): Config {
   const parsed = configSchema.safeParse(env);
   if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
-  throw new ApiError("misconfigured", { message: `The server is misconfigured: ${problems.join("; ")}.` });
+  throw new ApiError("misconfigured", { message: `The server is misconfigured: ${describeIssues(parsed.error.issues)}.` });
 }

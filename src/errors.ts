@@ -47,6 +47,11 @@ const DEFAULT_MESSAGE: Record<ErrorCode, string> = {
   unavailable: "A backing service is unavailable; retry shortly.",
 };
 
+/** zod issues as one line for an error message: `path: message; path: message`. */
+export function describeIssues(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>, root = "value"): string {
+  return issues.map((issue) => `${issue.path.map(String).join(".") || root}: ${issue.message}`).join("; ");
+}
+
 export interface ErrorBody {
   error: { code: ErrorCode; message: string; details?: unknown };
 }

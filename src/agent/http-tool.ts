@@ -1,6 +1,6 @@
 import { jsonSchema, tool, type JSONSchema7, type Tool } from "ai";
 import type { HttpTool } from "../templates/config";
-import { renderText } from "../templates/render";
+import { renderText, secretValues } from "../templates/render";
 import type { Redactor } from "./redact";
 
 export interface HttpToolContext {
@@ -148,8 +148,7 @@ function redirected(request: OutgoingRequest, target: URL, status: number): Outg
 }
 
 function buildRequest(def: HttpTool, args: Record<string, unknown>, ctx: HttpToolContext): OutgoingRequest {
-  const values: Record<string, string> = { ...ctx.vars };
-  for (const [name, value] of Object.entries(ctx.secrets)) values[`secret.${name}`] = value;
+  const values: Record<string, string> = { ...ctx.vars, ...secretValues(ctx.secrets) };
   for (const [name, value] of Object.entries(args)) {
     if (value !== undefined) values[`args.${name}`] = argText(value);
   }

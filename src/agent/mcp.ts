@@ -3,7 +3,7 @@ import type { Redis } from "@upstash/redis/cloudflare";
 import { dynamicTool, jsonSchema, type JSONSchema7, type Tool } from "ai";
 import { z } from "zod";
 import type { McpServer } from "../templates/config";
-import { renderText } from "../templates/render";
+import { renderText, secretValues } from "../templates/render";
 import { createRedactor, type Redactor } from "./redact";
 
 /** How long discovered tool lists stay in Redis, in seconds. */
@@ -142,8 +142,8 @@ interface ConnectionContext {
 /** One server for one turn: rendered headers, the lazily opened client, and its tools. */
 function openConnection(server: McpServer, { secrets, redactor, templateId, timeoutMs }: ConnectionContext) {
   // Only `{secret.NAME}` is filled in headers: a bare `{NAME}` stays as written.
-  const secretValues = Object.fromEntries(Object.entries(secrets).map(([name, value]) => [`secret.${name}`, value]));
-  const headers = Object.fromEntries(Object.entries(server.headers).map(([name, value]) => [name, renderText(value, secretValues)]));
+  const values = secretValues(secrets);
+  const headers = Object.fromEntries(Object.entries(server.headers).map(([name, value]) => [name, renderText(value, values)]));
 
   let opening: Promise<MCPClient> | undefined;
   /** Aborted by close(): a connect still in flight then stops at once. */

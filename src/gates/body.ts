@@ -2,16 +2,15 @@ import { createMiddleware } from "hono/factory";
 import { validator } from "hono/validator";
 import type { z } from "zod";
 import type { AppEnv } from "../env";
-import { ApiError } from "../errors";
+import { ApiError, describeIssues } from "../errors";
 import { messageBody } from "../routes/schemas";
 
 /** Parses `value` with `schema` or throws 400 `invalid_request` naming each bad field. */
 export function parseBody<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((issue) => `${issue.path.join(".") || "body"}: ${issue.message}`);
   throw new ApiError("invalid_request", {
-    message: `Invalid request body: ${problems.join("; ")}.`,
+    message: `Invalid request body: ${describeIssues(parsed.error.issues, "body")}.`,
     details: parsed.error.issues,
   });
 }

@@ -13,7 +13,10 @@ export function renderText(text: string, values: Record<string, string>): string
  * `{secret.NAME}` always names the secret.
  */
 export function promptValues(vars: Record<string, string>, secrets: Record<string, string>): Record<string, string> {
-  const values: Record<string, string> = { ...secrets, ...vars };
-  for (const [name, value] of Object.entries(secrets)) values[`secret.${name}`] = value;
-  return values;
+  return { ...secrets, ...vars, ...secretValues(secrets) };
+}
+
+/** `{secret.NAME}` placeholder values: server-side only (HTTP tools, MCP headers, prompts). */
+export function secretValues(secrets: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(secrets).map(([name, value]) => [`secret.${name}`, value]));
 }

@@ -1,5 +1,5 @@
 import type { Template } from "../db/schema";
-import { ApiError } from "../errors";
+import { ApiError, describeIssues } from "../errors";
 import { templateConfigSchema } from "./config";
 
 /**
@@ -10,9 +10,8 @@ import { templateConfigSchema } from "./config";
 export function validateTemplate(template: Template): Template {
   const parsed = templateConfigSchema.safeParse(template);
   if (parsed.success) return { ...template, ...parsed.data };
-  const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
   throw new ApiError("template_invalid", {
-    message: `The agent template of this widget is invalid: ${problems.join("; ")}.`,
+    message: `The agent template of this widget is invalid: ${describeIssues(parsed.error.issues)}.`,
     details: { templateId: template.id, issues: parsed.error.issues },
   });
 }

@@ -9,7 +9,8 @@ const STATUS_OF: Record<MessageMetadata["status"], TurnStatus> = {
 
 /**
  * The chunks that rebuild a stored reply: what the original stream would have produced, for a
- * client retrying a message it already sent (gate 12).
+ * client retrying a message it already sent (gate 12). With no reply — the message was never
+ * answered and is no longer the last one — an empty stream ending `failed`.
  */
 export function replayChunks({
   sessionId,
@@ -18,20 +19,18 @@ export function replayChunks({
 }: {
   sessionId: string;
   userIdx: number;
-  reply: ChatMessage;
+  reply: ChatMessage | null;
 }): ParleyChunk[] {
-  const chunks: ParleyChunk[] = [
-    { type: "start", messageId: messageId(sessionId, reply.idx), messageMetadata: { sessionId, idx: reply.idx } },
+  const metadata = { sessionId, idx: reply?.idx ?? userIdx + 1 };
+  const parts = (reply?.parts ?? []) as ParleyUIMessage["parts"];
+  const status = reply ? STATUS_OF[(reply.metadata as Partial<MessageMetadata>).status ?? "complete"] : "failed";
+  return [
+    { type: "start", messageId: messageId(sessionId, metadata.idx), messageMetadata: metadata },
     { type: "data-user-committed", data: { idx: userIdx }, transient: true },
+    ...parts.flatMap((part, i) => partChunks(part, `r${i}`)),
+    { type: "data-turn-end", data: { status, assistantIdx: reply?.idx ?? null }, transient: true },
+    { type: "finish", messageMetadata: metadata },
   ];
-  (reply.parts as ParleyUIMessage["parts"]).forEach((part, i) => chunks.push(...partChunks(part, `r${i}`)));
-  const metadata = reply.metadata as Partial<MessageMetadata>;
-  const status = STATUS_OF[metadata.status ?? "complete"];
-  chunks.push(
-    { type: "data-turn-end", data: { status, assistantIdx: reply.idx }, transient: true },
-    { type: "finish", messageMetadata: { sessionId, idx: reply.idx } },
-  );
-  return chunks;
 }
 
 function partChunks(part: ParleyUIMessage["parts"][number], id: string): ParleyChunk[] {

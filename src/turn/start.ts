@@ -4,7 +4,6 @@ import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import { assertSessionOpenForChat } from "../gates";
 import { validateTemplate } from "../templates/validate";
-import { messageId } from "./message";
 import { replayChunks } from "./replay";
 import { runTurn } from "./run";
 import { completedStreamResponse, openTurnStream } from "./stream";
@@ -31,8 +30,10 @@ export async function startTurn(c: Context<AppEnv>, input: TurnInput): Promise<R
   if (input.kind === "message" && snapshot.existingUserMessage) {
     const userIdx = snapshot.existingUserMessage.idx;
     const reply = snapshot.replyToExisting;
-    if (reply?.role === "assistant") return completedStreamResponse(replayChunks({ sessionId, userIdx, reply }));
-    if (reply) return completedStreamResponse(unansweredChunks(sessionId, userIdx));
+    if (reply) {
+      const answer = reply.role === "assistant" ? reply : null;
+      return completedStreamResponse(replayChunks({ sessionId, userIdx, reply: answer }));
+    }
     // Stored, never answered (its turn failed before any output): answer it now.
     storedIdx = userIdx;
   }
@@ -58,14 +59,4 @@ export async function startTurn(c: Context<AppEnv>, input: TurnInput): Promise<R
     ),
   );
   return stream.response;
-}
-
-/** A retried message that was never answered and is no longer the last one: nothing to replay. */
-function unansweredChunks(sessionId: string, userIdx: number) {
-  return [
-    { type: "start" as const, messageId: messageId(sessionId, userIdx + 1) },
-    { type: "data-user-committed" as const, data: { idx: userIdx }, transient: true },
-    { type: "data-turn-end" as const, data: { status: "failed" as const, assistantIdx: null }, transient: true },
-    { type: "finish" as const },
-  ];
 }

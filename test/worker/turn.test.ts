@@ -513,6 +513,27 @@ describe("retries with the same client message id", () => {
     await expectLockFree(session);
   });
 
+  it("answer a retry of an unanswered message that is no longer the last with an empty failed stream", async () => {
+    const session = await createSession(await createWidget());
+    const failed = await sendMessage(session, "m1", "/fail-before");
+    await readChunks(failed.res);
+    await failed.settled();
+    const next = await sendMessage(session, "m2", "/words 2");
+    await readChunks(next.res);
+    await next.settled();
+    const rowsBefore = await storedMessages(session.sessionId);
+
+    const retry = await sendMessage(session, "m1", "/fail-before");
+    expect(retry.res.status).toBe(200);
+    const chunks = await readChunks(retry.res);
+    await retry.settled();
+    expect(chunks.map((c) => c.type)).toEqual(["start", "data-user-committed", "data-turn-end", "finish"]);
+    expect(chunks[1]).toMatchObject({ data: { idx: 0 } });
+    expect(chunks[2]).toMatchObject({ data: { status: "failed", assistantIdx: null } });
+    expect(await storedMessages(session.sessionId)).toEqual(rowsBefore);
+    await expectLockFree(session);
+  });
+
   it("answer a message whose first turn failed before any output once the provider is back", async () => {
     const fixture = await createWidget({ template: { model: { provider: "openai", modelId: "gpt-test", api: "chat" } } });
     const session = await createSession(fixture);
