@@ -1,6 +1,7 @@
 import { jsonSchema, tool, type JSONSchema7, type Tool } from "ai";
 import type { HttpTool } from "../templates/config";
 import { renderText, secretValues } from "../templates/render";
+import { abortable } from "./abort";
 import type { Redactor } from "./redact";
 
 export interface HttpToolContext {
@@ -86,6 +87,8 @@ async function call(def: HttpTool, args: Record<string, unknown>, ctx: HttpToolC
   // Called unbound: workerd throws "Illegal invocation" when the global fetch gets another `this`.
   const doFetch = ctx.fetch ?? fetch;
   try {
+    // workerd's fetch already honours its signal, headers and body alike; abortable keeps the
+    // deadline for a `ctx.fetch` that does not.
     let response = await abortable(doFetch(toRequest(request), { signal: combined }), combined);
     // Redirects are followed by hand and only within the tool's origin: the request may carry
     // secrets in its headers, which must not travel to another host.
@@ -241,20 +244,6 @@ async function readBody(
     offset += chunk.byteLength;
   }
   return { text: new TextDecoder().decode(bytes), truncated };
-}
-
-/**
- * `promise`, or a rejection with the signal's reason as soon as `signal` aborts. workerd's fetch
- * already honours its signal, headers and body alike; this keeps the deadline for a `ctx.fetch`
- * that does not.
- */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }
 
 /** JSON when the response says so and parses; otherwise the text as is. */

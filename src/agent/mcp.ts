@@ -2,8 +2,9 @@ import { createMCPClient, MCPClientError, type CallToolResult, type MCPClient } 
 import type { Redis } from "@upstash/redis/cloudflare";
 import { dynamicTool, jsonSchema, type JSONSchema7, type Tool } from "ai";
 import { z } from "zod";
-import type { McpServer } from "../templates/config";
+import { DEFAULT_MAX_RESPONSE_BYTES, type McpServer } from "../templates/config";
 import { renderText, secretValues } from "../templates/render";
+import { abortable } from "./abort";
 import { createRedactor, type Redactor } from "./redact";
 
 /** How long discovered tool lists stay in Redis, in seconds. */
@@ -12,7 +13,7 @@ export const MCP_TOOLS_CACHE_TTL_S = 300;
 export const DEFAULT_DISCOVERY_TIMEOUT_MS = 3_000;
 
 /** Largest tool result handed to the model, in bytes of JSON; as for HTTP tools' default cap. */
-export const MAX_RESULT_BYTES = 65_536;
+export const MAX_RESULT_BYTES = DEFAULT_MAX_RESPONSE_BYTES;
 
 /** Names model providers accept for functions (OpenAI: `^[a-zA-Z0-9_-]{1,64}$`). */
 const TOOL_NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -195,7 +196,7 @@ function openConnection(server: McpServer, { secrets, redactor, templateId, time
           abortSignal?.throwIfAborted();
           let result: CallToolResult;
           try {
-            const mcp = await untilAborted(client(), abortSignal);
+            const mcp = await abortable(client(), abortSignal);
             result = await mcp.callTool({
               name: definition.name,
               arguments: isRecord(input) ? input : {},
@@ -312,15 +313,4 @@ async function writeCache(redis: Pick<Redis, "set">, key: string, tools: ToolDef
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** Resolves as `promise` does, or rejects with the signal's reason once it aborts. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }

@@ -1,11 +1,8 @@
 import { tool, type ToolSet } from "ai";
 import { z } from "zod";
 import type { Template } from "../db/schema";
-import type { HttpTool } from "../templates/config";
+import { TRANSITION_TOOL_PREFIX, type HttpTool } from "../templates/config";
 import { httpTool, type HttpToolContext } from "./http-tool";
-
-/** Prefix of the tools that move the conversation to another flow node. */
-export const TRANSITION_PREFIX = "go_to_";
 
 /** The flow position of one turn; transition tools move it. */
 export interface FlowState {
@@ -46,7 +43,7 @@ export function buildToolset({
   const tools: ToolSet = {};
   const dropped: string[] = [];
   const offer = (name: string, candidate: ToolSet[string]) => {
-    if (name in tools || name.startsWith(TRANSITION_PREFIX)) dropped.push(name);
+    if (name in tools || name.startsWith(TRANSITION_TOOL_PREFIX)) dropped.push(name);
     else tools[name] = candidate;
   };
   template.tools.forEach((definition: HttpTool) => offer(definition.name, httpTool(definition, httpContext)));
@@ -56,7 +53,7 @@ export function buildToolset({
   const transitions = new Map<string, NodeTransition>();
   const nodes = template.flow?.nodes ?? {};
   for (const target of new Set(Object.values(nodes).flatMap((node) => node.transitions.map((t) => t.to)))) {
-    tools[`${TRANSITION_PREFIX}${target}`] = tool({
+    tools[`${TRANSITION_TOOL_PREFIX}${target}`] = tool({
       description: `Move the conversation to the "${target}" step. Use it only when that step's condition in your instructions is met.`,
       inputSchema: z.object({}),
       execute: async (_input, { toolCallId }) => {
@@ -69,14 +66,14 @@ export function buildToolset({
   }
 
   const scoped = new Set(Object.values(nodes).flatMap((node) => node.tools));
-  const global = Object.keys(tools).filter((name) => !scoped.has(name) && !name.startsWith(TRANSITION_PREFIX));
+  const global = Object.keys(tools).filter((name) => !scoped.has(name) && !name.startsWith(TRANSITION_TOOL_PREFIX));
   return {
     tools,
     transitions,
     activeTools(node) {
       const current = node ? nodes[node] : undefined;
       const own = (current?.tools ?? []).filter((name) => name in tools);
-      const moves = (current?.transitions ?? []).map((t) => `${TRANSITION_PREFIX}${t.to}`);
+      const moves = (current?.transitions ?? []).map((t) => `${TRANSITION_TOOL_PREFIX}${t.to}`);
       return [...new Set([...own, ...global, ...moves])];
     },
   };
@@ -86,6 +83,6 @@ export function buildToolset({
 export function transitionGuide(template: Template, node: string | null): string {
   const transitions = node ? (template.flow?.nodes[node]?.transitions ?? []) : [];
   if (!transitions.length) return "";
-  const lines = transitions.map((t) => `- call ${TRANSITION_PREFIX}${t.to} when: ${t.description}`);
+  const lines = transitions.map((t) => `- call ${TRANSITION_TOOL_PREFIX}${t.to} when: ${t.description}`);
   return `You are in the "${node}" step of this conversation. To move on:\n${lines.join("\n")}`;
 }

@@ -1,5 +1,11 @@
 import { z } from "zod";
 
+/**
+ * Largest request body the widget API reads, in bytes; a bigger one is refused before parsing.
+ * Far above any valid body: a message is at most 4000 characters, metadata MAX_METADATA_BYTES.
+ */
+export const MAX_WIDGET_BODY_BYTES = 65_536;
+
 /** Largest `metadata` object a session may carry, in bytes of JSON. */
 export const MAX_METADATA_BYTES = 8_192;
 

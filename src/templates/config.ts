@@ -26,6 +26,12 @@ export const templateVariableSchema = z.object({
 });
 export type TemplateVariable = z.infer<typeof templateVariableSchema>;
 
+/**
+ * Largest tool response handed to the model, in bytes: the default of an HTTP tool's
+ * `maxResponseBytes`, and the fixed cap on an MCP tool's result (as JSON).
+ */
+export const DEFAULT_MAX_RESPONSE_BYTES = 65_536;
+
 export const httpToolSchema = z.object({
   name: identifier,
   description: z.string().min(1),
@@ -41,10 +47,16 @@ export const httpToolSchema = z.object({
   }),
   /** @default 10000 */
   timeoutMs: z.number().int().positive().max(60_000).default(10_000),
-  /** Largest response body passed to the model, in bytes. @default 65536 */
-  maxResponseBytes: z.number().int().positive().max(1_048_576).default(65_536),
+  /** Largest response body passed to the model, in bytes. @default DEFAULT_MAX_RESPONSE_BYTES (65536) */
+  maxResponseBytes: z.number().int().positive().max(1_048_576).default(DEFAULT_MAX_RESPONSE_BYTES),
 });
 export type HttpTool = z.infer<typeof httpToolSchema>;
+
+/**
+ * Prefix of the tools that move the conversation to another flow node (`go_to_<node>`); template
+ * tools may not use it.
+ */
+export const TRANSITION_TOOL_PREFIX = "go_to_";
 
 export const transitionSchema = z.object({
   to: identifier,
@@ -102,9 +114,6 @@ export const presentationSchema = z.object({
 });
 export type Presentation = z.infer<typeof presentationSchema>;
 
-/** Names the agent reserves for flow transitions (`go_to_<node>`). */
-const RESERVED_TOOL_PREFIX = "go_to_";
-
 function uniqueNames(items: Array<{ name: string }>, path: string, ctx: z.RefinementCtx): void {
   const seen = new Set<string>();
   items.forEach((item, i) => {
@@ -129,8 +138,8 @@ export const templateConfigSchema = z
     uniqueNames(template.tools, "tools", ctx);
     uniqueNames(template.mcpServers, "mcpServers", ctx);
     template.tools.forEach((tool, i) => {
-      if (tool.name.startsWith(RESERVED_TOOL_PREFIX)) {
-        ctx.addIssue({ code: "custom", path: ["tools", i, "name"], message: `"${RESERVED_TOOL_PREFIX}" names are reserved for flow transitions` });
+      if (tool.name.startsWith(TRANSITION_TOOL_PREFIX)) {
+        ctx.addIssue({ code: "custom", path: ["tools", i, "name"], message: `"${TRANSITION_TOOL_PREFIX}" names are reserved for flow transitions` });
       }
     });
   });

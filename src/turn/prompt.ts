@@ -1,4 +1,5 @@
 import { convertToModelMessages, type ModelMessage } from "ai";
+import { transitionGuide } from "../agent/toolset";
 import type { ChatMessage, Template } from "../db/schema";
 import { promptValues, renderText } from "../templates/render";
 import { messageId, type ParleyUIMessage } from "./message";
@@ -22,10 +23,13 @@ export function currentNodeName(template: Template, storedNode: string | null): 
   return storedNode && storedNode in template.flow.nodes ? storedNode : template.flow.initialNode;
 }
 
-/** The system prompt: the template's instructions plus the current node's, placeholders filled. */
+/**
+ * The system prompt: the template's instructions, the current node's, and that node's transitions
+ * (which `go_to_<node>` tool to call when), placeholders filled.
+ */
 export function systemPrompt(template: Template, vars: Record<string, string>, node: string | null): string {
   const nodeInstructions = node ? template.flow?.nodes[node]?.instructions : undefined;
-  const text = [template.instructions, nodeInstructions].filter(Boolean).join("\n\n");
+  const text = [template.instructions, nodeInstructions, transitionGuide(template, node)].filter(Boolean).join("\n\n");
   return renderText(text, promptValues(vars, template.secrets));
 }
 

@@ -3,7 +3,7 @@ import { MockLanguageModelV4, simulateReadableStream } from "ai/test";
 import { afterEach, describe, expect, inject, it, vi } from "vitest";
 import { mcpToolsCacheKey } from "../../src/agent/mcp";
 import { createApp } from "../../src/app";
-import type { HttpTool } from "../../src/templates/config";
+import { DEFAULT_MAX_RESPONSE_BYTES, type HttpTool } from "../../src/templates/config";
 import type { ParleyChunk } from "../../src/turn/message";
 import { call, post, stores } from "./support/app";
 import { createSession, createWidget, storedMessages, storedSession, type TestSession } from "./support/fixtures";
@@ -18,7 +18,7 @@ function httpTool(name: string, path: string, extra: Partial<HttpTool> = {}): Ht
     inputSchema: { type: "object", properties: { orderId: { type: "string" } } },
     request: { method: "GET", url: `${inject("toolServerUrl")}${path}`, headers: {} },
     timeoutMs: 5_000,
-    maxResponseBytes: 65_536,
+    maxResponseBytes: DEFAULT_MAX_RESPONSE_BYTES,
     ...extra,
   };
 }
@@ -170,6 +170,66 @@ describe("flows", () => {
     expect(tools[0]).toEqual(["go_to_order_help"]);
     expect(tools[1]).toEqual(["get_order", "go_to_greet"]);
     expect((await storedSession(session.sessionId))?.currentNode).toBe("order_help");
+  });
+
+  it("the system prompt names the current node's transition tools and when to call them; a node without any gets no guide", async () => {
+    const systems: string[] = [];
+    const tools: string[][] = [];
+    const model = new MockLanguageModelV4({
+      doStream: async (options) => {
+        systems.push(options.prompt.flatMap((m) => (m.role === "system" ? [m.content] : [])).join("\n"));
+        tools.push((options.tools ?? []).map((t) => t.name).sort());
+        const chunks: LanguageModelV4StreamPart[] =
+          systems.length === 1
+            ? [
+                { type: "tool-call" as const, toolCallId: "t1", toolName: "go_to_closing", input: "{}" },
+                { type: "finish" as const, finishReason: { unified: "tool-calls" as const, raw: undefined }, usage: usage() },
+              ]
+            : [
+                { type: "text-start" as const, id: "x" },
+                { type: "text-delta" as const, id: "x", delta: "Bye." },
+                { type: "text-end" as const, id: "x" },
+                { type: "finish" as const, finishReason: { unified: "stop" as const, raw: undefined }, usage: usage() },
+              ];
+        return { stream: simulateReadableStream({ chunks }) };
+      },
+    });
+    const guided = {
+      initialNode: "greet",
+      nodes: {
+        greet: {
+          instructions: "GREET NODE",
+          tools: [],
+          transitions: [
+            { to: "order_help", description: "the visitor asks about an order" },
+            { to: "closing", description: "the visitor says goodbye" },
+          ],
+        },
+        order_help: { instructions: "ORDER NODE", tools: [], transitions: [] },
+        closing: { instructions: "CLOSING NODE", tools: [], transitions: [] },
+      },
+    };
+    const fixture = await createWidget({ template: { flow: guided } });
+    const session = await createSession(fixture);
+    const { res, settled } = await post(`/v1/widget/session/${session.sessionId}/message`, {
+      token: session.token,
+      json: { id: "g1", text: "bye" },
+      app: createApp({ resolveModel: () => model }),
+    });
+    const chunks = await readChunks(res);
+    await settled();
+    expect(textOf(chunks)).toBe("Bye.");
+
+    const [atGreet, atClosing] = systems as [string, string];
+    expect(tools[0]).toEqual(["go_to_closing", "go_to_order_help"]);
+    expect(atGreet).toContain("GREET NODE");
+    expect(atGreet).toContain("go_to_order_help when: the visitor asks about an order");
+    expect(atGreet).toContain("go_to_closing when: the visitor says goodbye");
+
+    expect(tools[1]).toEqual([]);
+    expect(atClosing).toContain("CLOSING NODE");
+    expect(atClosing).not.toContain("go_to_");
+    expect(atClosing).not.toContain("GREET NODE");
   });
 });
 
