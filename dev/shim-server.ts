@@ -34,11 +34,17 @@ export interface ShimReply {
   body: unknown;
 }
 
+/** An answer the handler writes itself, such as an event stream that stays open. */
+export interface ShimStreamReply {
+  /** Takes over the response; `req` and `res` emit `close` when the client goes away. */
+  stream(req: IncomingMessage, res: ServerResponse): void;
+}
+
 export type ShimHandler = (request: {
   path: string;
   headers: IncomingMessage["headers"];
   body: unknown;
-}) => Promise<ShimReply>;
+}) => Promise<ShimReply | ShimStreamReply>;
 
 
 /**
@@ -74,7 +80,9 @@ export async function startShimServer(
     stats.requests += 1;
     stats.byPath[path] = (stats.byPath[path] ?? 0) + 1;
     if (latency > 0) await new Promise((resolve) => setTimeout(resolve, latency));
-    send(res, await handle({ path, headers: req.headers, body }));
+    const reply = await handle({ path, headers: req.headers, body });
+    if ("stream" in reply) return reply.stream(req, res);
+    send(res, reply);
   }
 
   const listening = await listenOnLoopback(server, port);

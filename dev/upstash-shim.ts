@@ -2,12 +2,18 @@ import { createHash } from "node:crypto";
 import { pathToFileURL } from "node:url";
 import { Redis } from "ioredis";
 import { startShimServer, type RunningShim, type ShimHandler, type ShimReply, type ShimServerOptions } from "./shim-server";
+import { SubscriptionRelay, type SubscribeFaults, type SubscribeKind } from "./upstash-subscribe";
 
-export interface UpstashShimOptions extends ShimServerOptions {
+export interface UpstashShimOptions extends ShimServerOptions, SubscribeFaults {
   /** redis:// URL of the Redis behind the shim; a database index in the path (redis://host:port/3) is honoured. */
   redisUrl: string;
   /** Bearer token clients must send. */
   token: string;
+}
+
+export interface RunningUpstashShim extends RunningShim {
+  /** Redis connections held for `/subscribe` and `/psubscribe` streams that are still open. */
+  openSubscriptions(): number;
 }
 
 /** A command as sent to Redis: upper-cased name, then string arguments. */
@@ -29,11 +35,18 @@ const REFUSED_COMMANDS = new Set([
 ]);
 
 /**
- * Serves the Upstash Redis REST protocol (`/`, `/pipeline`, `/multi-exec`) on loopback,
- * backed by a real Redis, so the unmodified `@upstash/redis` and `@upstash/ratelimit`
- * clients work locally. Rejects when Redis cannot be reached at start.
+ * Serves the Upstash Redis REST protocol (`/`, `/pipeline`, `/multi-exec`, and the event
+ * streams of `/subscribe/<channel>` and `/psubscribe/<pattern>`) on loopback, backed by a real
+ * Redis, so the unmodified `@upstash/redis` and `@upstash/ratelimit` clients work locally.
+ * Rejects when Redis cannot be reached at start.
  */
-export async function startUpstashShim({ redisUrl, token, ...serverOptions }: UpstashShimOptions): Promise<RunningShim> {
+export async function startUpstashShim({
+  redisUrl,
+  token,
+  subscribeDelayMs,
+  hangUpSubscriptions,
+  ...serverOptions
+}: UpstashShimOptions): Promise<RunningUpstashShim> {
   if (!token) throw new Error("startUpstashShim: token must not be empty");
 
   const redis = new Redis(redisUrl, {
@@ -61,6 +74,7 @@ export async function startUpstashShim({ redisUrl, token, ...serverOptions }: Up
   }
 
   const scripts = new ScriptTable();
+  const subscriptions = new SubscriptionRelay(redisUrl, { subscribeDelayMs, hangUpSubscriptions });
 
   /** Sends one command; the write happens synchronously, so calls keep their order on the connection. */
   function send(command: Command): Promise<unknown> {
@@ -109,6 +123,8 @@ export async function startUpstashShim({ redisUrl, token, ...serverOptions }: Up
     }
     const base64 = String(headers["upstash-encoding"]).toLowerCase() === "base64";
     try {
+      const stream = STREAM_PATH.exec(path);
+      if (stream) return await subscriptions.open(stream[1] as SubscribeKind, decodePathSegment(stream[2]!));
       if (path === "/") {
         return { status: 200, body: { result: encodeReply(await send(parseCommand(body)), base64) } };
       }
@@ -131,12 +147,25 @@ export async function startUpstashShim({ redisUrl, token, ...serverOptions }: Up
   };
 
   try {
-    return await startShimServer(handle, serverOptions, async () => {
+    const shim = await startShimServer(handle, serverOptions, async () => {
+      subscriptions.closeAll();
       redis.disconnect();
     });
+    return { ...shim, openSubscriptions: () => subscriptions.openConnections };
   } catch (error) {
     redis.disconnect();
     throw error;
+  }
+}
+
+/** `/subscribe/<channel>` or `/psubscribe/<pattern>`; the client puts the name in the path unencoded. */
+const STREAM_PATH = /^\/(subscribe|psubscribe)\/(.+)$/;
+
+function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new ShimError(`ERR malformed channel name in the path: ${segment}`);
   }
 }
 

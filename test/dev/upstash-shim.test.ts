@@ -5,12 +5,12 @@ import { Redis, type RedisConfigNodejs } from "@upstash/redis";
 import { Redis as IORedis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import type { RunningShim } from "../../dev/shim-server";
-import { startUpstashShim } from "../../dev/upstash-shim";
+import { startUpstashShim, type RunningUpstashShim } from "../../dev/upstash-shim";
 
 const redisUrl = inject("redisUrl");
 const token = "upstash-shim-test-token";
 
-let shim: RunningShim;
+let shim: RunningUpstashShim;
 let direct: IORedis;
 
 beforeAll(async () => {
@@ -263,6 +263,177 @@ describe("@upstash/ratelimit", () => {
     ]);
   });
 });
+
+describe("subscribe", () => {
+  type Subscription = ReturnType<Redis["subscribe"]>;
+
+  const channel = () => `upstash-shim-test-channel:${randomUUID()}`;
+  const subscribers = async (name: string) => (await direct.pubsub("NUMSUB", name))[1];
+
+  /** Resolves with the next `type` event's data; rejects on an `error` event or after `timeoutMs`. */
+  function nextEvent<T extends "subscribe" | "psubscribe" | "message" | "pmessage">(
+    subscription: Subscription,
+    type: T,
+    timeoutMs = 2_000,
+  ): Promise<Parameters<Parameters<Subscription["on"]>[1]>[0]> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ${type} event within ${timeoutMs} ms`)), timeoutMs);
+      subscription.on(type, (data) => {
+        clearTimeout(timer);
+        resolve(data);
+      });
+      subscription.on("error", (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+    });
+  }
+
+  it("confirms with a subscribe event counting this connection's channels, and counts in /__stats", async () => {
+    const name = channel();
+    shim.resetStats();
+    const subscription = client().subscribe(name);
+    try {
+      expect(await nextEvent(subscription, "subscribe")).toBe(1);
+      expect(await subscribers(name)).toBe(1);
+      expect(shim.stats()).toEqual({ requests: 1, byPath: { [`/subscribe/${name}`]: 1 } });
+    } finally {
+      await subscription.unsubscribe();
+    }
+  });
+
+  it("relays what another client publishes, as published: base64-looking text stays text, JSON is parsed", async () => {
+    const name = channel();
+    const subscription = client().subscribe(name);
+    const received: unknown[] = [];
+    subscription.on("message", ({ channel: from, message }) => received.push([from, message]));
+    try {
+      await nextEvent(subscription, "subscribe");
+      const publisher = client({ enableAutoPipelining: false });
+      // The shim relays raw payloads although every request says `Upstash-Encoding: base64`.
+      const values = ["abcd", "T0s=", "é🌍 ok", { text: "abcd", count: 10, nested: [null, true] }];
+      for (const value of values) expect(await publisher.publish(name, value)).toBe(1);
+      await direct.publish(name, "from another connection, with, commas");
+      await vi.waitFor(() => expect(received).toHaveLength(values.length + 1), { timeout: 2_000, interval: 20 });
+      expect(received).toEqual([...values, "from another connection, with, commas"].map((value) => [name, value]));
+    } finally {
+      await subscription.unsubscribe();
+    }
+  });
+
+  it("hands payloads over unparsed to a client without automatic deserialization", async () => {
+    const name = channel();
+    const subscription = client({ automaticDeserialization: false }).subscribe(name);
+    const received: unknown[] = [];
+    subscription.on("message", ({ message }) => received.push(message));
+    try {
+      await nextEvent(subscription, "subscribe");
+      for (const value of ["10", "abcd", '{"a":1}']) await direct.publish(name, value);
+      await vi.waitFor(() => expect(received).toEqual(["10", "abcd", '{"a":1}']), { timeout: 2_000, interval: 20 });
+    } finally {
+      await subscription.unsubscribe();
+    }
+  });
+
+  it("relays pattern subscriptions as pmessage events", async () => {
+    const prefix = channel();
+    const subscription = client().psubscribe(`${prefix}:*`);
+    try {
+      expect(await nextEvent(subscription, "psubscribe")).toBe(1);
+      const message = nextEvent(subscription, "pmessage");
+      // The client JSON-parses pattern messages without a fallback to text, so this one is JSON.
+      await direct.publish(`${prefix}:a`, JSON.stringify({ text: "abcd" }));
+      expect(await message).toEqual({ pattern: `${prefix}:*`, channel: `${prefix}:a`, message: { text: "abcd" } });
+    } finally {
+      await subscription.unsubscribe();
+    }
+  });
+
+  it("unsubscribes and closes the subscriber's Redis connection when the client unsubscribes", async () => {
+    const name = channel();
+    // Earlier tests' connections close asynchronously after their unsubscribe.
+    await vi.waitFor(() => expect(shim.openSubscriptions()).toBe(0), { timeout: 2_000, interval: 20 });
+    const subscription = client().subscribe(name);
+    await nextEvent(subscription, "subscribe");
+    expect(shim.openSubscriptions()).toBe(1);
+    await subscription.unsubscribe();
+    await vi.waitFor(async () => expect(await subscribers(name)).toBe(0), { timeout: 2_000, interval: 20 });
+    await vi.waitFor(() => expect(shim.openSubscriptions()).toBe(0), { timeout: 2_000, interval: 20 });
+  });
+
+  it("refuses a missing or wrong bearer token with 401, which the client reports as an error event", async () => {
+    const name = channel();
+    for (const authorization of [undefined, "Bearer wrong"]) {
+      const res = await fetch(`${shim.url}/subscribe/${name}`, {
+        method: "POST",
+        headers: { accept: "text/event-stream", ...(authorization ? { authorization } : {}) },
+        body: "[]",
+      });
+      expect(res.status).toBe(401);
+      expect(await res.json()).toEqual({ error: expect.any(String) });
+    }
+    const subscription = new Redis({ url: shim.url, token: "wrong", retry: false }).subscribe(name);
+    await expect(nextEvent(subscription, "subscribe")).rejects.toThrow(/Unauthorized/);
+    expect(await subscribers(name)).toBe(0);
+  });
+
+  it("with subscribeDelayMs, loses what is published before it confirms, like a slow subscribe", async () => {
+    const late = await startUpstashShim({ redisUrl, token, subscribeDelayMs: 300 });
+    const name = channel();
+    const subscription = client({}, late).subscribe(name);
+    const received: unknown[] = [];
+    subscription.on("message", ({ message }) => received.push(message));
+    try {
+      const confirmed = nextEvent(subscription, "subscribe");
+      await vi.waitFor(() => expect(late.stats().requests).toBe(1), { timeout: 2_000, interval: 10 });
+      expect(await direct.publish(name, "too early")).toBe(0);
+      await confirmed;
+      await direct.publish(name, "in time");
+      await vi.waitFor(() => expect(received).toEqual(["in time"]), { timeout: 2_000, interval: 20 });
+    } finally {
+      await subscription.unsubscribe();
+      await late.close();
+    }
+  });
+
+  it("with hangUpSubscriptions, answers 200 and ends the stream without confirming", async () => {
+    const cut = await startUpstashShim({ redisUrl, token, hangUpSubscriptions: true });
+    try {
+      const res = await fetch(`${cut.url}/subscribe/${channel()}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, accept: "text/event-stream" },
+        body: "[]",
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("content-type")).toBe("text/event-stream");
+      expect(await res.text()).toBe("");
+      expect(cut.openSubscriptions()).toBe(0);
+    } finally {
+      await cut.close();
+    }
+  });
+
+  it("ends open streams and their Redis connections when the shim stops", async () => {
+    const own = await startUpstashShim({ redisUrl, token });
+    const name = channel();
+    const res = await fetch(`${own.url}/subscribe/${name}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, accept: "text/event-stream" },
+      body: "[]",
+    });
+    const reader = res.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe(`data: subscribe,${name},1\n\n`);
+    await own.close();
+    await expect(drain(reader)).rejects.toThrow();
+    await vi.waitFor(async () => expect(await subscribers(name)).toBe(0), { timeout: 2_000, interval: 20 });
+    expect(own.openSubscriptions()).toBe(0);
+  });
+});
+
+/** Reads a stream to its end. */
+async function drain(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
+  while (!(await reader.read()).done);
+}
 
 describe("Redis outages", () => {
   it("refuses to start when Redis cannot be reached", async () => {
