@@ -11,6 +11,8 @@ import { startToolServer } from "./support/tool-server";
 
 const UPSTASH_TOKEN = "test-upstash-token";
 const SLOW_REDIS_LATENCY_MS = 300;
+/** Under the cancel watch's 1 s confirmation bound, so the late subscription is still used. */
+const LATE_SUBSCRIBE_DELAY_MS = 600;
 /** Tests keep to Redis database 1 so a developer's local stack (database 0) is untouched. */
 const TEST_REDIS_DB = "1";
 
@@ -28,6 +30,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const redisUrl = withDatabase(redis.url, TEST_REDIS_DB);
   const upstash = await startUpstashShim({ redisUrl, token: UPSTASH_TOKEN });
   const slowUpstash = await startUpstashShim({ redisUrl, token: UPSTASH_TOKEN, latencyMs: SLOW_REDIS_LATENCY_MS });
+  const quietUpstash = await startUpstashShim({ redisUrl, token: UPSTASH_TOKEN });
+  const lateSubscribeUpstash = await startUpstashShim({ redisUrl, token: UPSTASH_TOKEN, subscribeDelayMs: LATE_SUBSCRIBE_DELAY_MS });
+  const cutSubscribeUpstash = await startUpstashShim({ redisUrl, token: UPSTASH_TOKEN, hangUpSubscriptions: true });
   const neon = await startNeonShim({});
   const fakeOpenAI = await startFakeOpenAI();
   const toolServer = await startToolServer();
@@ -39,12 +44,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("upstashUrl", upstash.url);
   project.provide("upstashToken", UPSTASH_TOKEN);
   project.provide("slowUpstashUrl", slowUpstash.url);
+  project.provide("quietUpstashUrl", quietUpstash.url);
+  project.provide("lateSubscribeUpstashUrl", lateSubscribeUpstash.url);
+  project.provide("cutSubscribeUpstashUrl", cutSubscribeUpstash.url);
   project.provide("openaiBaseUrl", fakeOpenAI.url);
   project.provide("toolServerUrl", toolServer.url);
   project.provide("mcpServerUrl", mcpServer.url);
 
   return async () => {
-    await Promise.all([upstash.close(), slowUpstash.close(), neon.close(), fakeOpenAI.close(), toolServer.close(), mcpServer.close()]);
+    await Promise.all([upstash.close(), slowUpstash.close(), quietUpstash.close(), lateSubscribeUpstash.close(), cutSubscribeUpstash.close(), neon.close(), fakeOpenAI.close(), toolServer.close(), mcpServer.close()]);
     await dropDatabase(postgres.url, databaseName);
     await Promise.all([postgres.stop(), redis.stop()]);
   };

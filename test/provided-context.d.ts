@@ -14,6 +14,12 @@ declare module "vitest" {
     upstashToken: string;
     /** The same Redis behind a shim that adds 300 ms to every request: makes races visible. */
     slowUpstashUrl: string;
+    /** A shim of its own for the one test that counts a turn's Redis requests. */
+    quietUpstashUrl: string;
+    /** Its `/subscribe` waits 600 ms before subscribing in Redis: a cancel in that window is not pushed. */
+    lateSubscribeUpstashUrl: string;
+    /** Its `/subscribe` answers 200 and ends the stream at once, never confirming. */
+    cutSubscribeUpstashUrl: string;
     /** The fake OpenAI-compatible server's base URL, ending in `/v1`. */
     openaiBaseUrl: string;
     /** Targets for HTTP tools: success, failure, slow and oversized answers. */

@@ -1,4 +1,4 @@
-export { CANCEL_POLL_INTERVAL_MS, CANCEL_TTL_MS, requestCancel, watchForCancel, type WatchForCancelOptions } from "./cancel";
+export { CANCEL_POLL_INTERVAL_MS, CANCEL_TTL_MS, cancelChannel, requestCancel, watchForCancel, type CancelWatchRedis, type WatchForCancelOptions } from "./cancel";
 export {
   acquireLock,
   cancelKey,

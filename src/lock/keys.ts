@@ -7,3 +7,11 @@ export function lockKey(sessionId: string): string {
 export function cancelKey(sessionId: string): string {
   return `parley:cancel:${sessionId}`;
 }
+
+/**
+ * Pub/sub channel of a session's cancels; each message is the token of the turn asked to
+ * stop. Channels and keys are separate namespaces in Redis, so it shares the flag's name.
+ */
+export function cancelChannel(sessionId: string): string {
+  return `parley:cancel:${sessionId}`;
+}

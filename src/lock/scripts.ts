@@ -22,19 +22,23 @@ return 0
 
 /**
  * Publishes a stop for the turn holding the lock: copies the lock's token into the cancel
- * key, with a TTL so a flag nobody consumes goes away on its own.
+ * key, with a TTL so a flag nobody consumes goes away on its own, and publishes the token on
+ * the session's cancel channel for a turn that is subscribed. The flag covers a turn whose
+ * subscription is not confirmed yet (pub/sub keeps nothing) or that fell back to reading it.
  * Returns the token of the turn in flight, or nil when the lock is free.
  */
 export const CANCEL_SCRIPT = `
 local lockKey   = KEYS[1] -- parley:lock:<sessionId>
 local cancelKey = KEYS[2] -- parley:cancel:<sessionId>
 local ttlMs     = ARGV[1] -- lifetime of the cancel flag, in ms
+local channel   = ARGV[2] -- parley:cancel:<sessionId>, the pub/sub channel (not a key)
 
 local token = redis.call("GET", lockKey)
 if not token then
   return nil
 end
 redis.call("SET", cancelKey, token, "PX", ttlMs)
+redis.call("PUBLISH", channel, token)
 return token
 `;
 
@@ -50,7 +54,7 @@ export interface LuaScript {
  */
 export const SCRIPTS = {
   release: { script: RELEASE_SCRIPT, hash: "2d68c465b67c546192bdb99bb16a68f1c8fc3863" },
-  cancel: { script: CANCEL_SCRIPT, hash: "c862e4f0cdfe270e1c5f40fb557b5db56ebcb302" },
+  cancel: { script: CANCEL_SCRIPT, hash: "738f3481f52fd6f95f358af513cfc549d6a1f787" },
 } as const satisfies Record<string, LuaScript>;
 
 /** The Redis commands `evalScript` needs. */

@@ -20,19 +20,6 @@ function redisClient(): Redis {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A `get` that counts its calls and can fail the first `failFirst` of them. */
-function countingGet(redis: Redis, { failFirst = 0 } = {}) {
-  const counter = {
-    calls: 0,
-    get: async <TData>(key: string): Promise<TData | null> => {
-      counter.calls += 1;
-      if (counter.calls <= failFirst) throw new Error("simulated Redis outage");
-      return redis.get<TData>(key);
-    },
-  };
-  return counter;
-}
-
 describe("acquireLock / releaseLock", () => {
   it("refuses a second acquire while the lock is held", async () => {
     const redis = redisClient();
@@ -202,87 +189,4 @@ describe("requestCancel", () => {
   });
 });
 
-describe("watchForCancel", () => {
-  it("resolves within 1 s of requestCancel, from another client", async () => {
-    const turnRedis = redisClient();
-    const sessionId = crypto.randomUUID();
-    const held = await acquireLock(turnRedis, { sessionId, ttlMs: TTL_MS });
-    if (!held.ok) throw new Error("expected the lock");
-    const stop = new AbortController();
-    let canceledAt = 0;
-    const watch = watchForCancel(turnRedis, { sessionId, token: held.token, signal: stop.signal }).then(() => {
-      canceledAt = Date.now();
-    });
-    await sleep(400);
-    expect(canceledAt).toBe(0);
-
-    const requestedAt = Date.now();
-    expect(await requestCancel(redisClient(), sessionId)).toBe(true);
-    await watch;
-    expect(canceledAt - requestedAt).toBeLessThan(1_000);
-    stop.abort();
-  });
-
-  it("sees a cancel requested before the watch started, on its first read", async () => {
-    const redis = redisClient();
-    const sessionId = crypto.randomUUID();
-    const held = await acquireLock(redis, { sessionId, ttlMs: TTL_MS });
-    if (!held.ok) throw new Error("expected the lock");
-    await requestCancel(redis, sessionId);
-    const counter = countingGet(redis);
-    await watchForCancel(counter, { sessionId, token: held.token, signal: new AbortController().signal });
-    expect(counter.calls).toBe(1);
-  });
-
-  it("ignores a cancel aimed at another token", async () => {
-    const redis = redisClient();
-    const sessionId = crypto.randomUUID();
-    await redis.set(cancelKey(sessionId), crypto.randomUUID(), { px: TTL_MS });
-    const stop = new AbortController();
-    const watch = watchForCancel(redis, { sessionId, token: crypto.randomUUID(), intervalMs: 50, signal: stop.signal });
-    await sleep(300);
-    stop.abort("turn over");
-    await expect(watch).rejects.toBe("turn over");
-  });
-
-  it("rejects with the abort reason and reads no more once the signal aborts", async () => {
-    const redis = redisClient();
-    const sessionId = crypto.randomUUID();
-    const counter = countingGet(redis);
-    const stop = new AbortController();
-    const watch = watchForCancel(counter, { sessionId, token: crypto.randomUUID(), intervalMs: 50, signal: stop.signal });
-    await sleep(275);
-    const reason = new Error("turn ended");
-    stop.abort(reason);
-    await expect(watch).rejects.toBe(reason);
-    const callsAtAbort = counter.calls;
-    expect(callsAtAbort).toBeGreaterThanOrEqual(3);
-    await sleep(300);
-    // At most the read that was in flight when the signal fired; no timer fires afterwards.
-    expect(counter.calls).toBe(callsAtAbort);
-  });
-
-  it("rejects at once, without reading, when the signal is already aborted", async () => {
-    const counter = countingGet(redisClient());
-    const reason = new Error("already over");
-    await expect(
-      watchForCancel(counter, { sessionId: crypto.randomUUID(), token: "t", signal: AbortSignal.abort(reason) }),
-    ).rejects.toBe(reason);
-    expect(counter.calls).toBe(0);
-  });
-
-  it("keeps polling through failed reads", async () => {
-    const redis = redisClient();
-    const sessionId = crypto.randomUUID();
-    const held = await acquireLock(redis, { sessionId, ttlMs: TTL_MS });
-    if (!held.ok) throw new Error("expected the lock");
-    const counter = countingGet(redis, { failFirst: 3 });
-    const stop = new AbortController();
-    const watch = watchForCancel(counter, { sessionId, token: held.token, intervalMs: 50, signal: stop.signal });
-    await sleep(250);
-    expect(counter.calls).toBeGreaterThan(3);
-    await requestCancel(redis, sessionId);
-    await expect(watch).resolves.toBeUndefined();
-    stop.abort();
-  });
-});
+// watchForCancel, pushed cancels and the polling fallback: test/worker/cancel.test.ts
