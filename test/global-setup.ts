@@ -11,6 +11,7 @@ import { startToolServer } from "./support/tool-server";
 
 const UPSTASH_TOKEN = "test-upstash-token";
 const SLOW_REDIS_LATENCY_MS = 300;
+const SLOW_NEON_LATENCY_MS = 400;
 /** Under the cancel watch's 1 s confirmation bound, so the late subscription is still used. */
 const LATE_SUBSCRIBE_DELAY_MS = 600;
 /** Tests keep to Redis database 1 so a developer's local stack (database 0) is untouched. */
@@ -34,6 +35,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const lateSubscribeUpstash = await startUpstashShim({ redisUrl, token: UPSTASH_TOKEN, subscribeDelayMs: LATE_SUBSCRIBE_DELAY_MS });
   const cutSubscribeUpstash = await startUpstashShim({ redisUrl, token: UPSTASH_TOKEN, hangUpSubscriptions: true });
   const neon = await startNeonShim({});
+  const slowNeon = await startNeonShim({ latencyMs: SLOW_NEON_LATENCY_MS });
   const fakeOpenAI = await startFakeOpenAI();
   const toolServer = await startToolServer();
   const mcpServer = await startDemoMcpServer();
@@ -41,6 +43,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("databaseUrl", databaseUrl);
   project.provide("redisUrl", redisUrl);
   project.provide("neonEndpoint", `${neon.url}/sql`);
+  project.provide("slowNeonEndpoint", `${slowNeon.url}/sql`);
   project.provide("upstashUrl", upstash.url);
   project.provide("upstashToken", UPSTASH_TOKEN);
   project.provide("slowUpstashUrl", slowUpstash.url);
@@ -52,7 +55,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("mcpServerUrl", mcpServer.url);
 
   return async () => {
-    await Promise.all([upstash.close(), slowUpstash.close(), quietUpstash.close(), lateSubscribeUpstash.close(), cutSubscribeUpstash.close(), neon.close(), fakeOpenAI.close(), toolServer.close(), mcpServer.close()]);
+    await Promise.all([upstash.close(), slowUpstash.close(), quietUpstash.close(), lateSubscribeUpstash.close(), cutSubscribeUpstash.close(), neon.close(), slowNeon.close(), fakeOpenAI.close(), toolServer.close(), mcpServer.close()]);
     await dropDatabase(postgres.url, databaseName);
     await Promise.all([postgres.stop(), redis.stop()]);
   };

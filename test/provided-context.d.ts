@@ -10,6 +10,8 @@ declare module "vitest" {
     redisUrl: string;
     /** The Neon shim's `/sql` endpoint. */
     neonEndpoint: string;
+    /** The same database behind a Neon shim that adds 400 ms to every request: delays a turn's writes. */
+    slowNeonEndpoint: string;
     upstashUrl: string;
     upstashToken: string;
     /** The same Redis behind a shim that adds 300 ms to every request: makes races visible. */

@@ -43,6 +43,7 @@ export async function getWidgetAndSession(
 }
 
 export interface TurnSnapshot {
+  widget: Widget | null;
   session: ChatSession | null;
   template: Template | null;
   /** The last `historyLimit` messages, oldest first. */
@@ -55,7 +56,11 @@ export interface TurnSnapshot {
   replyToExisting: ChatMessage | null;
 }
 
-/** Everything a turn reads under the lock, in one batch (one HTTP round trip). */
+/**
+ * Everything a turn reads before the model, in one batch (one HTTP round trip), sent in
+ * parallel with the Redis part of the wave: the widget, the session (of that widget only), its
+ * template, the history, and the stored message with the request's client id and its reply.
+ */
 export async function getTurnSnapshot(
   db: Database,
   { sessionId, widgetId, historyLimit, clientMessageId }: {
@@ -75,7 +80,8 @@ export async function getTurnSnapshot(
     .select({ idx: chatMessages.idx })
     .from(chatMessages)
     .where(and(eq(chatMessages.sessionId, sessionId), eq(chatMessages.clientMessageId, clientId)));
-  const [sessionRows, templateRows, historyRows, countRows, existingRows, replyRows] = await db.batch([
+  const [widgetRows, sessionRows, templateRows, historyRows, countRows, existingRows, replyRows] = await db.batch([
+    db.select().from(widgets).where(eq(widgets.id, widgetId)).limit(1),
     db
       .select()
       .from(chatSessions)
@@ -104,6 +110,7 @@ export async function getTurnSnapshot(
       .limit(1),
   ]);
   return {
+    widget: widgetRows[0] ?? null,
     session: sessionRows[0] ?? null,
     template: templateRows[0] ?? null,
     history: historyRows.reverse(),
@@ -176,22 +183,56 @@ export async function insertMessage(db: Database, { message }: { message: NewCha
   await db.insert(chatMessages).values(message);
 }
 
-/** Stores a turn's reply and moves the session on, atomically. */
+/** Stores a turn's reply and moves the session on (activity, node, turn sequence), atomically. */
 export async function saveReply(
   db: Database,
-  { message, currentNode }: { message: NewChatMessage; currentNode: string | null },
+  { message, currentNode, turnSeq }: { message: NewChatMessage; currentNode: string | null; turnSeq: number },
 ): Promise<void> {
   await db.batch([
     db.insert(chatMessages).values(message),
     db
       .update(chatSessions)
-      .set({ lastActivityAt: sql`now()`, currentNode })
+      .set({ lastActivityAt: sql`now()`, currentNode, turnSeq })
       .where(eq(chatSessions.id, message.sessionId)),
   ]);
 }
 
-export async function touchSession(db: Database, { sessionId }: { sessionId: string }): Promise<void> {
-  await db.update(chatSessions).set({ lastActivityAt: sql`now()` }).where(eq(chatSessions.id, sessionId));
+/** The final write of a turn that stored no reply: activity and turn sequence only. */
+export async function touchSession(db: Database, { sessionId, turnSeq }: { sessionId: string; turnSeq: number }): Promise<void> {
+  await db.update(chatSessions).set({ lastActivityAt: sql`now()`, turnSeq }).where(eq(chatSessions.id, sessionId));
+}
+
+/** What a turn's opening write found: the session as it stands now, and whether it wrote. */
+export interface TurnOpening {
+  /** Null when the session no longer exists for this widget. */
+  session: Pick<ChatSession, "status" | "channel"> | null;
+  written: boolean;
+}
+
+/**
+ * A turn's opening write, guarded by the session still being open for chat: stores the user
+ * message (message turns) or marks the session active (initial turns) only if the session is
+ * `active` in `chat` right now. It runs under the lock, in parallel with the model request, and
+ * is the turn's fresh check of gates 6–8 (gate 10).
+ */
+export async function openTurn(
+  db: Database,
+  { sessionId, widgetId, userMessage }: { sessionId: string; widgetId: string; userMessage?: NewChatMessage },
+): Promise<TurnOpening> {
+  const open = sql`exists (select 1 from current where status = 'active' and channel = 'chat')`;
+  const write = userMessage
+    ? sql`insert into ${chatMessages} (session_id, idx, client_message_id, role, text, parts)
+          select ${sessionId}, ${userMessage.idx}, ${userMessage.clientMessageId ?? null}, 'user', ${userMessage.text ?? ""},
+                 ${JSON.stringify(userMessage.parts ?? [])}::jsonb
+          where ${open} returning 1`
+    : sql`update ${chatSessions} set last_activity_at = now() where id = ${sessionId} and ${open} returning 1`;
+  const result = await db.execute<{ status: ChatSession["status"]; channel: ChatSession["channel"]; written: number }>(sql`
+    with current as (
+      select status, channel from ${chatSessions} where id = ${sessionId} and widget_id = ${widgetId}
+    ), wrote as (${write})
+    select status, channel, (select count(*) from wrote)::int as written from current`);
+  const row = result.rows[0];
+  return row ? { session: { status: row.status, channel: row.channel }, written: row.written > 0 } : { session: null, written: false };
 }
 
 /** Ends an active session; the first end wins. Returns the session as it now stands. */

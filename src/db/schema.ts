@@ -102,6 +102,12 @@ export const chatSessions = pgTable(
     channel: text("channel", { enum: channels }).notNull().default("chat"),
     voiceLeadId: text("voice_lead_id"),
     currentNode: text("current_node"),
+    /**
+     * Bumped by the final write of every turn that got past its opening write. The turn leaves
+     * the new value in Redis when it releases the lock: the fence a later turn's parallel read is
+     * checked against (docs/architecture.md, "The fence").
+     */
+    turnSeq: integer("turn_seq").notNull().default(0),
     templateVars: jsonb("template_vars").$type<Record<string, string>>().notNull().default({}),
     metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default({}),
     createdAt: createdAt(),

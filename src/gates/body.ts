@@ -1,9 +1,16 @@
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
-import { validator } from "hono/validator";
 import type { z } from "zod";
-import type { AppEnv } from "../env";
+import type { GateEnv } from "../env";
 import { ApiError, describeIssues } from "../errors";
-import { messageBody } from "../routes/schemas";
+import { createSessionBody, type CreateSessionBody } from "../sessions/request";
+import { messageBody, type MessageBody } from "../turn/request";
+
+/**
+ * Largest request body the widget API reads, in bytes; a bigger one is refused before parsing.
+ * Far above any valid body: a message is at most 4000 characters, metadata 8 KB.
+ */
+export const MAX_WIDGET_BODY_BYTES = 65_536;
 
 /** Parses `value` with `schema` or throws 400 `invalid_request` naming each bad field. */
 export function parseBody<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
@@ -15,16 +22,32 @@ export function parseBody<T extends z.ZodType>(schema: T, value: unknown): z.inf
   });
 }
 
-/** A JSON body validated by `schema`, read with `c.req.valid("json")`. */
-export const jsonBody = <T extends z.ZodType>(schema: T) =>
-  validator("json", (value): z.infer<T> => parseBody(schema, value));
+async function readJson(c: Context, shape: string): Promise<unknown> {
+  return c.req.json().catch(() => {
+    throw new ApiError("invalid_request", { message: `The body must be JSON: ${shape}.` });
+  });
+}
+
+export interface MessageVariables {
+  /** The message route's body. */
+  message: MessageBody;
+}
 
 /** Gate 2 of the message route: `{ id, text }`, kept as `c.var.message`. */
 export const messageGate = () =>
-  createMiddleware<AppEnv>(async function messageGate(c, next) {
-    const raw: unknown = await c.req.json().catch(() => {
-      throw new ApiError("invalid_request", { message: 'The body must be JSON: {"id": "<client message id>", "text": "…"}.' });
-    });
-    c.set("message", parseBody(messageBody, raw));
+  createMiddleware<GateEnv<MessageVariables>>(async function messageGate(c, next) {
+    c.set("message", parseBody(messageBody, await readJson(c, '{"id": "<client message id>", "text": "…"}')));
+    await next();
+  });
+
+export interface CreateBodyVariables {
+  /** The session create body. */
+  createBody: CreateSessionBody;
+}
+
+/** The session create route's body: `{ publicKey, templateVars?, metadata? }`. */
+export const createBodyGate = () =>
+  createMiddleware<GateEnv<CreateBodyVariables>>(async function createBodyGate(c, next) {
+    c.set("createBody", parseBody(createSessionBody, await readJson(c, '{"publicKey": "pk_…"}')));
     await next();
   });

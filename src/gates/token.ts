@@ -1,11 +1,16 @@
 import { createMiddleware } from "hono/factory";
-import { verifySessionToken } from "../auth/session-token";
-import type { AppEnv } from "../env";
+import { verifySessionToken, type SessionClaims } from "../auth/session-token";
+import type { GateEnv } from "../env";
 import { ApiError } from "../errors";
+
+export interface TokenVariables {
+  /** The verified session token's claims. */
+  claims: SessionClaims;
+}
 
 /** Gate 1: a valid, unexpired widget token, bound to the session in the path. */
 export const tokenGate = () =>
-  createMiddleware<AppEnv>(async function tokenGate(c, next) {
+  createMiddleware<GateEnv<TokenVariables>>(async function tokenGate(c, next) {
     const match = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "");
     if (!match) {
       throw new ApiError("invalid_token", { message: "Send the session token as `Authorization: Bearer <token>`." });

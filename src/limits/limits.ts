@@ -1,6 +1,6 @@
 import { Ratelimit } from "@upstash/ratelimit";
-import type { Redis } from "@upstash/redis/cloudflare";
 import { ApiError } from "../errors";
+import type { BatchRedis } from "../redis-batch";
 
 /** The rate-limited actions: creating a session, and running a turn (both turn routes). */
 export type RateLimitBucket = "session_create" | "message";
@@ -19,17 +19,33 @@ export const RATE_LIMIT_TIMEOUT_MS = 1_500;
 
 const KEY_PREFIX = "parley:rl";
 
-type RatelimitResponse = Awaited<ReturnType<Ratelimit["limit"]>>;
+/**
+ * The limit each window counter is created with. Counting against a ceiling no widget limit can
+ * reach (the column is a 32-bit integer) makes `remaining` give back the exact count, so the
+ * count can leave before the widget's limits are read and be judged once they are.
+ */
+const COUNTING_CEILING = 2_147_483_647;
 
-export interface CheckRateLimitOptions {
+export interface CountRateLimitOptions {
   bucket: RateLimitBucket;
-  widgetId: string;
+  /** The widget the limits belong to: its id, or its public key before the widget is read. */
+  widgetKey: string;
   /** From `clientIpKey(request)`. */
   ipKey: string;
-  /** Requests per client IP per window; 0 disables both this and the widget-wide cap. */
-  perIpLimit: number;
   /** @default RATE_LIMIT_TIMEOUT_MS */
   timeoutMs?: number;
+}
+
+/** One request counted in the current window, per client IP and widget-wide. */
+export type RateLimitCount =
+  | { ok: true; bucket: RateLimitBucket; widgetKey: string; perIp: WindowCount; widgetWide: WindowCount }
+  | { ok: false; reason: "unavailable"; cause?: unknown };
+
+export interface WindowCount {
+  /** Requests counted in this window, this one included. */
+  used: number;
+  /** When the window ends, in ms since the epoch. */
+  reset: number;
 }
 
 export type RateLimitOutcome =
@@ -38,47 +54,72 @@ export type RateLimitOutcome =
   | { ok: false; reason: "unavailable"; cause?: unknown };
 
 /**
- * Counts one request against the per-IP limit (key: widget + client IP) and the widget-wide
- * cap ({@link AGGREGATE_LIMIT_FACTOR} × `perIpLimit`) of `bucket`, in the current window.
- *
- * Fails closed: a Redis error or a check slower than `timeoutMs` is `unavailable`, never a pass
- * (`@upstash/ratelimit` itself lets requests through on timeout). Both checks leave in the
- * same tick, so auto-pipelining sends them as one Upstash request; start other Redis writes
- * (the lock's `SET`) in that tick too and they join it.
- *
- * A request refused by its own per-IP limit is given back to the widget-wide count (one more
- * round trip, on the refusal path only), so one noisy client cannot use up a widget's cap.
+ * Counts one request of `bucket` against the client IP's and the widget's window counters. Both
+ * commands leave in the same tick: on a `createRedisBatch` client they join the wave's one
+ * request. Fails closed: a Redis error or a count slower than `timeoutMs` is `unavailable`, never
+ * a pass (`@upstash/ratelimit` itself lets requests through on timeout).
  */
-export async function checkRateLimit(
-  redis: Redis,
-  { bucket, widgetId, ipKey, perIpLimit, timeoutMs = RATE_LIMIT_TIMEOUT_MS }: CheckRateLimitOptions,
-): Promise<RateLimitOutcome> {
-  if (!Number.isInteger(perIpLimit) || perIpLimit < 0) {
-    throw new RangeError(`checkRateLimit: perIpLimit must be a non-negative integer, got ${perIpLimit}`);
-  }
-  if (perIpLimit === 0) return { ok: true };
-
-  const perIp = fixedWindow(redis, `${KEY_PREFIX}:${bucket}:ip`, perIpLimit, timeoutMs);
-  const widgetWide = fixedWindow(redis, `${KEY_PREFIX}:${bucket}:widget`, perIpLimit * AGGREGATE_LIMIT_FACTOR, timeoutMs);
+export async function countRateLimit(
+  redis: BatchRedis,
+  { bucket, widgetKey, ipKey, timeoutMs = RATE_LIMIT_TIMEOUT_MS }: CountRateLimitOptions,
+): Promise<RateLimitCount> {
+  const [perIp, widgetWide] = [counter(redis, bucket, "ip", timeoutMs), counter(redis, bucket, "widget", timeoutMs)];
   let results: [RatelimitResponse, RatelimitResponse];
   try {
-    results = await Promise.all([perIp.limit(`${widgetId}:${ipKey}`), widgetWide.limit(widgetId)]);
+    results = await Promise.all([perIp.limit(`${widgetKey}:${ipKey}`), widgetWide.limit(widgetKey)]);
   } catch (cause) {
     return { ok: false, reason: "unavailable", cause };
   }
   if (results.some((result) => result.reason === "timeout")) {
     return { ok: false, reason: "unavailable", cause: new Error(`rate limit check took over ${timeoutMs} ms`) };
   }
-  const [ipResult, widgetResult] = results;
-  if (ipResult.success && widgetResult.success) return { ok: true };
+  const [ip, widget] = results.map((result) => ({ used: COUNTING_CEILING - result.remaining, reset: result.reset }));
+  return { ok: true, bucket, widgetKey, perIp: ip!, widgetWide: widget! };
+}
 
-  if (!ipResult.success) {
-    await widgetWide.limit(widgetId, { rate: -1 }).catch((error: unknown) =>
-      console.warn("rate limit: giving back a widget-wide token failed", { bucket, widgetId, error: String(error) }),
-    );
+/**
+ * Judges a count against the widget's per-IP limit and its widget-wide cap
+ * ({@link AGGREGATE_LIMIT_FACTOR} × `perIpLimit`); 0 disables both. A request refused by its own
+ * per-IP limit is given back to the widget-wide count (one more round trip, on the refusal path
+ * only), so one noisy client cannot use up a widget's cap.
+ */
+export async function judgeRateLimit(redis: BatchRedis, count: RateLimitCount, perIpLimit: number): Promise<RateLimitOutcome> {
+  if (!Number.isInteger(perIpLimit) || perIpLimit < 0) {
+    throw new RangeError(`judgeRateLimit: perIpLimit must be a non-negative integer, got ${perIpLimit}`);
   }
-  const reset = Math.min(...results.filter((result) => !result.success).map((result) => result.reset));
+  if (!count.ok) return count;
+  if (perIpLimit === 0) return { ok: true };
+  const ipRefused = count.perIp.used > perIpLimit;
+  const widgetRefused = count.widgetWide.used > perIpLimit * AGGREGATE_LIMIT_FACTOR;
+  if (!ipRefused && !widgetRefused) return { ok: true };
+
+  if (ipRefused) {
+    await counter(redis, count.bucket, "widget", RATE_LIMIT_TIMEOUT_MS)
+      .limit(count.widgetKey, { rate: -1 })
+      .catch((error: unknown) =>
+        console.warn("rate limit: giving back a widget-wide token failed", { bucket: count.bucket, error: String(error) }),
+      );
+  }
+  const refused = [ipRefused ? count.perIp : null, widgetRefused ? count.widgetWide : null].filter((w) => w !== null);
+  const reset = Math.min(...refused.map((window) => window.reset));
   return { ok: false, reason: "limited", retryAfterSeconds: Math.max(1, Math.ceil((reset - Date.now()) / 1000)) };
+}
+
+export interface CheckRateLimitOptions extends CountRateLimitOptions {
+  /** Requests per client IP per window; 0 disables both this and the widget-wide cap. */
+  perIpLimit: number;
+}
+
+/**
+ * Counts and judges in one call, for callers that know the limits up front; a limit of 0 makes
+ * no Redis call at all.
+ */
+export async function checkRateLimit(redis: BatchRedis, { perIpLimit, ...options }: CheckRateLimitOptions): Promise<RateLimitOutcome> {
+  if (!Number.isInteger(perIpLimit) || perIpLimit < 0) {
+    throw new RangeError(`checkRateLimit: perIpLimit must be a non-negative integer, got ${perIpLimit}`);
+  }
+  if (perIpLimit === 0) return { ok: true };
+  return judgeRateLimit(redis, await countRateLimit(redis, options), perIpLimit);
 }
 
 /** A refused check. */
@@ -101,15 +142,17 @@ export function rateLimitError(refusal: RateLimitRefusal): ApiError {
   return new ApiError("unavailable", { message: "The rate limit store is unreachable; retry shortly.", cause: refusal.cause });
 }
 
+type RatelimitResponse = Awaited<ReturnType<Ratelimit["limit"]>>;
+
 /**
- * One limiter per call: limits differ per widget and can change, so nothing is cached
- * (`ephemeralCache: false`); the limit travels with each request into the Lua script.
+ * One window counter per call (nothing cached: `ephemeralCache: false`, since the counters are
+ * judged outside the library). Keys: `parley:rl:<bucket>:<ip|widget>:<identifier>:<window>`.
  */
-function fixedWindow(redis: Redis, prefix: string, limit: number, timeoutMs: number): Ratelimit {
+function counter(redis: BatchRedis, bucket: RateLimitBucket, scope: "ip" | "widget", timeoutMs: number): Ratelimit {
   return new Ratelimit({
     redis,
-    prefix,
-    limiter: Ratelimit.fixedWindow(limit, RATE_LIMIT_WINDOW),
+    prefix: `${KEY_PREFIX}:${bucket}:${scope}`,
+    limiter: Ratelimit.fixedWindow(COUNTING_CEILING, RATE_LIMIT_WINDOW),
     ephemeralCache: false,
     analytics: false,
     enableProtection: false,

@@ -2,11 +2,14 @@ export { CANCEL_POLL_INTERVAL_MS, CANCEL_TTL_MS, cancelChannel, requestCancel, w
 export {
   acquireLock,
   cancelKey,
+  heldLock,
   LOCK_TTL_MARGIN_MS,
   lockKey,
   releaseLock,
+  TURN_SEQ_TTL_MS,
+  turnSeqKey,
   type AcquireLockOptions,
   type AcquireLockOutcome,
-  type LockRedis,
   type ReleaseLockOptions,
+  type SessionLock,
 } from "./lock";

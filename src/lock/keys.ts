@@ -15,3 +15,11 @@ export function cancelKey(sessionId: string): string {
 export function cancelChannel(sessionId: string): string {
   return `parley:cancel:${sessionId}`;
 }
+
+/**
+ * Redis key of a session's turn sequence: the `chat_sessions.turn_seq` the last turn wrote,
+ * left by its release. A turn whose parallel Postgres read shows less has read too early.
+ */
+export function turnSeqKey(sessionId: string): string {
+  return `parley:seq:${sessionId}`;
+}

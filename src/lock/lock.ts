@@ -1,8 +1,7 @@
-import type { Redis } from "@upstash/redis/cloudflare";
-import { cancelKey, lockKey } from "./keys";
+import { cancelKey, lockKey, turnSeqKey } from "./keys";
 import { evalScript, SCRIPTS, type ScriptRedis } from "./scripts";
 
-export { cancelKey, lockKey };
+export { cancelKey, lockKey, turnSeqKey };
 
 /**
  * Added to the turn deadline to get the lock's TTL, in ms: time for a turn cut off at its
@@ -11,8 +10,11 @@ export { cancelKey, lockKey };
  */
 export const LOCK_TTL_MARGIN_MS = 30_000;
 
-/** The Redis commands the lock needs. */
-export type LockRedis = Pick<Redis, "set" | "get"> & ScriptRedis;
+/**
+ * How long a released turn's sequence stays in Redis, in ms. A read can only be stale for the
+ * few milliseconds a write takes to become visible; an hour is far beyond that.
+ */
+export const TURN_SEQ_TTL_MS = 60 * 60 * 1000;
 
 export interface AcquireLockOptions {
   sessionId: string;
@@ -20,44 +22,98 @@ export interface AcquireLockOptions {
   ttlMs: number;
   /**
    * The token to store; a fresh `crypto.randomUUID()` by default. Tests pass one to replay a
-   * resent `SET NX`; production code should not.
+   * resent acquire; production code should not.
    */
   token?: string;
 }
 
-export type AcquireLockOutcome = { ok: true; token: string } | { ok: false };
+export type AcquireLockOutcome =
+  | {
+      ok: true;
+      token: string;
+      /** The turn sequence the previous turn left at release; null when none is known. */
+      turnSeq: number | null;
+    }
+  | { ok: false };
 
 /**
- * Takes the session's turn lock: `SET parley:lock:<sessionId> <token> NX PX <ttlMs>`.
- * `{ ok: false }` when another turn holds it. Redis errors reject (the caller answers 503).
+ * Takes the session's turn lock and reads its turn sequence, in one command (see
+ * `ACQUIRE_SCRIPT`). `{ ok: false }` when another turn holds it. Redis errors reject (the caller
+ * answers 503). Issued in the same tick as other commands of a `RedisBatch`, it travels in the
+ * same request.
  */
 export async function acquireLock(
-  redis: LockRedis,
+  redis: ScriptRedis,
   { sessionId, ttlMs, token = crypto.randomUUID() }: AcquireLockOptions,
 ): Promise<AcquireLockOutcome> {
   if (!Number.isInteger(ttlMs) || ttlMs <= 0) throw new RangeError(`acquireLock: ttlMs must be a positive integer, got ${ttlMs}`);
-  const key = lockKey(sessionId);
-  const reply = await redis.set(key, token, { nx: true, px: ttlMs });
-  if (reply === "OK") return { ok: true, token };
-  // The client resends a request whose reply it lost; when the first SET NX did land, the
-  // resend answers null although the lock is ours (upstash/redis-js#1455). The token is
-  // fresh per attempt, so finding it in the key proves this call set it.
-  const holder = await redis.get<string>(key);
-  return holder === token ? { ok: true, token } : { ok: false };
+  const [held, seq] = await evalScript<[number, string | number | null]>(
+    redis,
+    SCRIPTS.acquire,
+    [lockKey(sessionId), turnSeqKey(sessionId)],
+    [token, String(ttlMs)],
+  );
+  if (held !== 1) return { ok: false };
+  return { ok: true, token, turnSeq: seq === null || seq === undefined ? null : Number(seq) };
 }
 
 export interface ReleaseLockOptions {
   sessionId: string;
   /** The token `acquireLock` returned. */
   token: string;
+  /** The turn sequence the turn's final write sets; omitted when the turn wrote nothing. */
+  turnSeq?: number;
 }
 
 /**
  * Frees the lock if `token` still holds it (compare-and-delete, so a turn that outlived its
- * TTL cannot free a successor's lock) and drops a cancel flag aimed at this token.
- * Resolves true when the lock was released, false when it had expired or changed hands.
+ * TTL cannot free a successor's lock), drops a cancel flag aimed at this token and leaves
+ * `turnSeq` for the next turn's fence. Resolves true when the lock was released, false when it
+ * had expired or changed hands.
  */
-export async function releaseLock(redis: ScriptRedis, { sessionId, token }: ReleaseLockOptions): Promise<boolean> {
-  const released = await evalScript<number>(redis, SCRIPTS.release, [lockKey(sessionId), cancelKey(sessionId)], [token]);
+export async function releaseLock(redis: ScriptRedis, { sessionId, token, turnSeq }: ReleaseLockOptions): Promise<boolean> {
+  const released = await evalScript<number>(
+    redis,
+    SCRIPTS.release,
+    [lockKey(sessionId), cancelKey(sessionId), turnSeqKey(sessionId)],
+    [token, turnSeq === undefined ? "" : String(turnSeq), String(TURN_SEQ_TTL_MS)],
+  );
   return released === 1;
+}
+
+/**
+ * The lock a request holds, as one handle: whoever has it (the gate that took it, then the turn
+ * it is handed to) releases it with `release()`, which runs at most once and never rejects.
+ */
+export interface SessionLock {
+  readonly sessionId: string;
+  readonly token: string;
+  /** The turn sequence found at acquire time; null when none is known. */
+  readonly turnSeq: number | null;
+  /**
+   * Releases the lock, leaving `turnSeq` for the next turn when given. The first call does the
+   * work; later calls return its result. A Redis failure is logged and resolves false: the TTL
+   * frees the lock then.
+   */
+  release(options?: { turnSeq?: number }): Promise<boolean>;
+}
+
+/** Wraps an acquired lock into its handle. */
+export function heldLock(
+  redis: ScriptRedis,
+  { sessionId, token, turnSeq }: { sessionId: string; token: string; turnSeq: number | null },
+): SessionLock {
+  let released: Promise<boolean> | null = null;
+  return {
+    sessionId,
+    token,
+    turnSeq,
+    release(options = {}) {
+      released ??= releaseLock(redis, { sessionId, token, ...options }).catch((error: unknown) => {
+        console.error("lock release failed; the TTL will free it", { sessionId, error: String(error) });
+        return false;
+      });
+      return released;
+    },
+  };
 }

@@ -1,20 +1,47 @@
 import type { Redis } from "@upstash/redis/cloudflare";
 
 /**
+ * Takes the turn lock (`SET NX PX`) and reads the session's turn sequence, in one command.
+ * A resend of this script after a lost reply finds its own token in the lock and still
+ * answers "acquired" (upstash/redis-js#1455), so the token must be fresh per attempt.
+ * Returns `{ 1 | 0, seq | false }`.
+ */
+export const ACQUIRE_SCRIPT = `
+local lockKey = KEYS[1] -- parley:lock:<sessionId>
+local seqKey  = KEYS[2] -- parley:seq:<sessionId>
+local token   = ARGV[1] -- the acquiring turn's fresh token
+local ttlMs   = ARGV[2] -- the lock's lifetime if never released, in ms
+
+redis.call("SET", lockKey, token, "NX", "PX", ttlMs)
+local held = 0
+if redis.call("GET", lockKey) == token then
+  held = 1
+end
+return { held, redis.call("GET", seqKey) }
+`;
+
+/**
  * Compare-and-delete of the turn lock. Also drops the cancel flag left for this token, so a
- * cancel aimed at this turn can never stop the next one.
+ * cancel aimed at this turn can never stop the next one, and leaves the turn's new sequence
+ * (when given) for the next turn's fence.
  * Returns 1 when the lock was held by `token` and is now free, else 0.
  */
 export const RELEASE_SCRIPT = `
 local lockKey   = KEYS[1] -- parley:lock:<sessionId>
 local cancelKey = KEYS[2] -- parley:cancel:<sessionId>
+local seqKey    = KEYS[3] -- parley:seq:<sessionId>
 local token     = ARGV[1] -- the releasing turn's lock token
+local seq       = ARGV[2] -- the turn_seq this turn's final write sets, or "" when it wrote none
+local seqTtlMs  = ARGV[3] -- lifetime of the sequence key, in ms
 
 if redis.call("GET", cancelKey) == token then
   redis.call("DEL", cancelKey)
 end
 if redis.call("GET", lockKey) == token then
   redis.call("DEL", lockKey)
+  if seq ~= "" then
+    redis.call("SET", seqKey, seq, "PX", seqTtlMs)
+  end
   return 1
 end
 return 0
@@ -53,7 +80,8 @@ export interface LuaScript {
  * `test/worker/lock.test.ts` checks them against `SCRIPT LOAD`.
  */
 export const SCRIPTS = {
-  release: { script: RELEASE_SCRIPT, hash: "2d68c465b67c546192bdb99bb16a68f1c8fc3863" },
+  acquire: { script: ACQUIRE_SCRIPT, hash: "170b0acf7af7f884418ee99143a74940fea907c6" },
+  release: { script: RELEASE_SCRIPT, hash: "a41daf8eae7780764b7c4eaef1d4fef48c9778b4" },
   cancel: { script: CANCEL_SCRIPT, hash: "738f3481f52fd6f95f358af513cfc549d6a1f787" },
 } as const satisfies Record<string, LuaScript>;
 

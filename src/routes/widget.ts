@@ -1,20 +1,28 @@
+import type { Context } from "hono";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { endSession, getSessionState } from "../db/queries";
-import type { AppEnv } from "../env";
+import type { AppEnv, AppVariables } from "../env";
 import { ApiError } from "../errors";
-import { jsonBody, sessionRouteGates, turnGates } from "../gates";
+import { createBodyGate, MAX_WIDGET_BODY_BYTES, messageGate, sessionCreateGate, sessionReadGate, tokenGate, turnGate } from "../gates";
 import { requestCancel } from "../lock";
 import { clients } from "../middleware/clients";
 import { openSession } from "../sessions/open";
 import { sessionState } from "../sessions/state";
+import type { TurnDeps } from "../turn/plan";
 import { startTurn } from "../turn/start";
-import { createSessionBody } from "./schemas";
 
-const MAX_BODY_BYTES = 64 * 1024;
+/** The stores and settings a turn runs with, from the request's clients. */
+const turnDeps = ({ db, redis, config, resolveModel }: AppVariables): TurnDeps => ({ db, redis, config, resolveModel });
 
-/** The widget API (DESIGN §2), mounted at `/v1/widget`. */
+/** How a turn hands work to the runtime and hears of a client that left. */
+const turnRuntime = (c: Pick<Context, "executionCtx" | "req">) => ({
+  waitUntil: (work: Promise<unknown>) => c.executionCtx.waitUntil(work),
+  requestSignal: c.req.raw.signal,
+});
+
+/** The widget API (docs/architecture.md), mounted at `/v1/widget`. */
 export const widget = new Hono<AppEnv>()
   .use(
     "*",
@@ -27,23 +35,26 @@ export const widget = new Hono<AppEnv>()
       credentials: false,
     }),
   )
-  // Far above any valid body (a message is at most 4000 characters): refused before parsing.
-  .use("*", bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => new ApiError("payload_too_large").toResponse() }))
+  .use("*", bodyLimit({ maxSize: MAX_WIDGET_BODY_BYTES, onError: () => new ApiError("payload_too_large").toResponse() }))
   .use("*", clients())
 
-  .post("/session", jsonBody(createSessionBody), async (c) => c.json(await openSession(c, c.req.valid("json")), 201))
+  .post("/session", createBodyGate(), sessionCreateGate(), async (c) =>
+    c.json(await openSession(c.var, { ...c.var.opening, body: c.var.createBody }), 201),
+  )
 
-  .get("/session/:id", sessionRouteGates(), async (c) => {
+  .get("/session/:id", tokenGate(), sessionReadGate(), async (c) => {
     const state = await getSessionState(c.var.db, { sessionId: c.var.claims.sid, widgetId: c.var.claims.wid });
     if (!state) throw new ApiError("session_not_found");
     return c.json(sessionState(state));
   })
 
-  .post("/session/:id/initial-turn", turnGates(), (c) => startTurn(c, { kind: "initial" }))
+  .post("/session/:id/initial-turn", tokenGate(), turnGate("initial"), (c) => startTurn(c.var.turn, turnDeps(c.var), turnRuntime(c)))
 
-  .post("/session/:id/message", turnGates({ message: true }), (c) => startTurn(c, { kind: "message", ...c.var.message }))
+  .post("/session/:id/message", tokenGate(), messageGate(), turnGate("message"), (c) =>
+    startTurn(c.var.turn, turnDeps(c.var), { ...turnRuntime(c), message: c.var.message }),
+  )
 
-  .post("/session/:id/cancel", sessionRouteGates(), async (c) => {
+  .post("/session/:id/cancel", tokenGate(), sessionReadGate(), async (c) => {
     if (!c.var.session) throw new ApiError("session_not_found");
     const turnInFlight = await requestCancel(c.var.redis, c.var.claims.sid).catch((cause: unknown) => {
       throw new ApiError("unavailable", { message: "The turn store is unreachable; retry shortly.", cause });
@@ -51,7 +62,7 @@ export const widget = new Hono<AppEnv>()
     return c.json({ sessionId: c.var.claims.sid, turnInFlight }, 202);
   })
 
-  .post("/session/:id/end", sessionRouteGates(), async (c) => {
+  .post("/session/:id/end", tokenGate(), sessionReadGate(), async (c) => {
     const { db, redis, claims } = c.var;
     const session = await endSession(db, { sessionId: claims.sid, widgetId: claims.wid, reason: "user_ended" });
     if (!session) throw new ApiError("session_not_found");

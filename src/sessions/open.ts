@@ -1,40 +1,23 @@
-import type { Context } from "hono";
-import type { z } from "zod";
 import { signSessionToken } from "../auth/session-token";
-import { createSession, getWidgetWithTemplateByPublicKey } from "../db/queries";
-import type { AppEnv } from "../env";
+import type { Config } from "../config";
+import type { Database } from "../db/client";
+import { createSession } from "../db/queries";
+import type { Template, Widget } from "../db/schema";
 import { ApiError } from "../errors";
-import { enforceRateLimit, isOriginAllowed, requestOrigin } from "../gates";
-import type { createSessionBody } from "../routes/schemas";
 import { renderText } from "../templates/render";
-import { validateTemplate } from "../templates/validate";
 import { resolveTemplateVars } from "../templates/variables";
 import { currentNodeName } from "../turn/prompt";
+import type { CreateSessionBody } from "./request";
 
 /**
- * `POST /v1/widget/session`: checks the widget, the page's origin, the rate limit and the
- * template variables, in that order; stores the session (and a static greeting as message 0)
- * and signs its token.
+ * `POST /v1/widget/session`, once its gates passed (widget, origin, rate limit, template):
+ * resolves the template variables, stores the session (and a static greeting as message 0) and
+ * signs its token.
  */
-export async function openSession(c: Context<AppEnv>, body: z.infer<typeof createSessionBody>) {
-  const { db, config } = c.var;
-  const found = await getWidgetWithTemplateByPublicKey(db, { publicKey: body.publicKey });
-  if (!found?.widget.active) throw new ApiError("widget_not_found");
-  const { widget } = found;
-
-  const origin = requestOrigin(c.req.raw);
-  if (!origin || !isOriginAllowed(origin, widget.allowedOrigins)) {
-    throw new ApiError("origin_not_allowed", {
-      message: origin
-        ? "This page's origin is not on the widget's allowed origins."
-        : "Send the page's Origin (or Referer) header: sessions are created from allowed pages only.",
-      details: { origin },
-    });
-  }
-  await enforceRateLimit(c, { bucket: "session_create", widget });
-  if (!found.template) throw new ApiError("template_missing");
-  const template = validateTemplate(found.template);
-
+export async function openSession(
+  { db, config }: { db: Database; config: Pick<Config, "sessionTokenSecret"> },
+  { widget, template, body }: { widget: Widget; template: Template; body: CreateSessionBody },
+) {
   const vars = resolveTemplateVars(template.variables, body.templateVars);
   if (!vars.ok) {
     throw new ApiError("invalid_request", {

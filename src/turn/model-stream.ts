@@ -15,15 +15,13 @@ import { logModelError, streamErrorText, type StreamErrorCode } from "./errors";
 import type { ParleyChunk, ParleyUIMessage } from "./message";
 import { currentNodeName, kickoffText, modelMessages, systemPrompt } from "./prompt";
 import { chunkRedactor } from "./redact-chunks";
-import type { TurnDeps, TurnPlan } from "./run";
+import type { TurnDeps, TurnPlan } from "./plan";
+import type { AbortReason } from "./stops";
 
 /** At most this many model steps (tool round trips) per turn. */
 export const MAX_STEPS = 20;
 /** One retry of a failed provider call: more would keep the visitor waiting (back-off 2 s, 4 s…). */
 const MODEL_RETRIES = 1;
-
-/** Why a turn's model call was aborted. */
-export type AbortReason = "cancel" | "deadline" | "disconnect";
 
 export interface ModelOutcome {
   failed: boolean;

@@ -1,10 +1,10 @@
 import type { LanguageModelUsage } from "ai";
 import type { Database } from "../db/client";
-import { insertMessage, saveReply, touchSession } from "../db/queries";
+import { saveReply, touchSession } from "../db/queries";
 import type { MessageMetadata } from "../db/schema";
 import type { ParleyUIMessage, TurnStatus } from "./message";
 import type { ModelOutcome } from "./model-stream";
-import type { TurnPlan } from "./run";
+import type { TurnPlan } from "./plan";
 
 const STORED_STATUS: Record<TurnStatus, MessageMetadata["status"]> = {
   completed: "complete",
@@ -18,27 +18,11 @@ export function turnStatus(outcome: ModelOutcome): TurnStatus {
   return outcome.failed || outcome.abortReason ? "failed" : "completed";
 }
 
-/** Stores the turn's user message at `idx`, with the client's id. */
-export async function storeUserMessage(
-  db: Database,
-  { sessionId, idx, user }: { sessionId: string; idx: number; user: NonNullable<TurnPlan["user"]> },
-): Promise<void> {
-  await insertMessage(db, {
-    message: {
-      sessionId,
-      idx,
-      clientMessageId: user.clientMessageId,
-      role: "user",
-      text: user.text,
-      parts: [{ type: "text", text: user.text }],
-    },
-  });
-}
-
 /**
- * Stores the reply at `idx` and moves the session on (last activity, current node), atomically.
- * A reply that failed before producing anything is not stored — a retry of the same message
- * then runs again — and only bumps the session. Resolves the stored idx, or null.
+ * The turn's final write: stores the reply at `idx` and moves the session on (last activity,
+ * current node, turn sequence to `plan.turnSeq + 1`), atomically. A reply that failed before
+ * producing anything is not stored — a retry of the same message then runs again — and only
+ * bumps the session. Resolves the stored idx, or null.
  */
 export async function storeReply(
   db: Database,
@@ -52,7 +36,7 @@ export async function storeReply(
 ): Promise<number | null> {
   const hasContent = reply.parts.some((part) => part.type !== "step-start");
   if (status === "failed" && !hasContent) {
-    await touchSession(db, { sessionId: plan.sessionId });
+    await touchSession(db, { sessionId: plan.sessionId, turnSeq: plan.turnSeq + 1 });
     return null;
   }
   const errorCode = outcome.errorCode ?? (outcome.abortReason === "deadline" ? "turn_deadline" : undefined);
@@ -66,6 +50,7 @@ export async function storeReply(
   await saveReply(db, {
     message: { sessionId: plan.sessionId, idx, role: "assistant", text: textOf(reply), parts: finished(reply.parts), metadata },
     currentNode: outcome.node,
+    turnSeq: plan.turnSeq + 1,
   });
   return idx;
 }

@@ -1,138 +1,171 @@
-import type { Redis } from "@upstash/redis/cloudflare";
 import type { FinishReason } from "ai";
 import type { McpToolset } from "../agent/mcp";
-import type { Config } from "../config";
-import type { Database } from "../db/client";
-import type { ChatMessage, Template } from "../db/schema";
-import { releaseLock, watchForCancel } from "../lock";
-import type { ModelResolver } from "../model/provider";
+import { openTurn, type TurnOpening } from "../db/queries";
+import { ApiError } from "../errors";
+import type { SessionLock } from "../lock";
+import { assertSessionOpenForChat } from "../sessions/status";
 import { streamErrorText } from "./errors";
 import { assembleMessage, messageId, type AssistantMetadata, type ParleyChunk, type TurnStatus } from "./message";
-import { streamModel, type AbortReason } from "./model-stream";
-import { storeReply, storeUserMessage, turnStatus } from "./persist";
-import type { TurnStream } from "./stream";
+import { streamModel, type ModelOutcome } from "./model-stream";
+import { storeReply, turnStatus } from "./persist";
+import type { TurnDeps, TurnPlan } from "./plan";
+import { watchStops } from "./stops";
+import { openTurnStream } from "./stream";
 
-/** What the gates and the snapshot settled before the stream opened. */
-export interface TurnPlan {
-  sessionId: string;
-  template: Template;
-  templateVars: Record<string, string>;
-  storedNode: string | null;
-  /** Stored messages the model sees, oldest first. */
-  history: ChatMessage[];
-  /** idx of the next message to store. */
-  nextIdx: number;
-  /** Absent on the initial turn. `storedIdx` is set when a retried message is already stored. */
-  user?: { clientMessageId: string; text: string; storedIdx?: number };
-}
-
-export interface TurnDeps {
-  db: Database;
-  redis: Redis;
-  config: Config;
-  resolveModel: ModelResolver;
-  lockToken: string;
-  stream: TurnStream;
+export interface RunTurnDeps extends TurnDeps {
+  /** The session lock, handed over by the gate that took it. */
+  lock: SessionLock;
+  /** Called once, when the opening write has settled: with the stream, or with a refusal. */
+  respond: (response: Response) => void;
+  /** The request's abort signal: it fires when the client disconnects. */
+  requestSignal?: AbortSignal;
 }
 
 /**
- * Runs one turn to its end, writing into `stream`, stage by stage: store the user message,
- * stream the model, store the reply, release the lock, end the stream. Never rejects: it is
- * handed to `waitUntil`, and every path ends in `finally`.
+ * Runs one turn to its end (docs/architecture.md, "A turn"):
+ *
+ * 1. the opening write (the user message, guarded by the session still being open) and the
+ *    model request start together; model output is held back until the write has committed;
+ * 2. the response is given: 200 with the stream, or the refusal of a session that changed;
+ * 3. the model streams; then the final write and the lock's release run in parallel — one round
+ *    trip — before `data-turn-end` and `finish`.
+ *
+ * Never rejects: it runs in `waitUntil`, and every path ends in `finally`.
  */
-export async function runTurn(plan: TurnPlan, deps: TurnDeps): Promise<void> {
-  const { db, stream } = deps;
+export async function runTurn(plan: TurnPlan, deps: RunTurnDeps): Promise<void> {
+  const { db, lock, config } = deps;
   const { sessionId } = plan;
-  const stops = watchStops(deps, sessionId);
+  const stream = openTurnStream(deps.requestSignal);
+  const stops = watchStops({
+    redis: deps.redis,
+    sessionId,
+    token: lock.token,
+    deadlineMs: config.turnDeadlineMs,
+    disconnectGraceMs: config.disconnectGraceMs,
+    clientGone: stream.clientGone,
+  });
   const toolsets: McpToolset[] = [];
-  const sent: ParleyChunk[] = [];
-  const send = (chunk: ParleyChunk) => {
-    sent.push(chunk);
-    stream.write(chunk);
-  };
 
   const storesUser = plan.user !== undefined && plan.user.storedIdx === undefined;
+  const userIdx = plan.user?.storedIdx ?? plan.nextIdx;
   const assistantIdx = plan.nextIdx + (storesUser ? 1 : 0);
   const metadata: AssistantMetadata = { sessionId, idx: assistantIdx };
+  const start: ParleyChunk = { type: "start", messageId: messageId(sessionId, assistantIdx), messageMetadata: metadata };
+
+  const modelChunks: ParleyChunk[] = [];
+  // Nothing of the model's goes out before the user message is stored: held until then.
+  let held: ParleyChunk[] | null = [];
+  const send = (chunk: ParleyChunk) => {
+    modelChunks.push(chunk);
+    if (held) held.push(chunk);
+    else stream.write(chunk);
+  };
   const end = (status: TurnStatus, storedIdx: number | null, finishReason?: FinishReason) => {
-    send({ type: "data-turn-end", data: { status, assistantIdx: storedIdx }, transient: true });
-    send({ type: "finish", messageMetadata: metadata, ...(finishReason ? { finishReason } : {}) });
+    stream.write({ type: "data-turn-end", data: { status, assistantIdx: storedIdx }, transient: true });
+    stream.write({ type: "finish", messageMetadata: metadata, ...(finishReason ? { finishReason } : {}) });
+  };
+  let responded = false;
+  const respond = (response: Response) => {
+    if (responded) return;
+    responded = true;
+    deps.respond(response);
   };
 
   try {
-    send({ type: "start", messageId: messageId(sessionId, assistantIdx), messageMetadata: metadata });
-    if (plan.user) {
-      const userIdx = plan.user.storedIdx ?? plan.nextIdx;
-      if (storesUser) {
-        try {
-          await storeUserMessage(db, { sessionId, idx: userIdx, user: plan.user });
-        } catch (error) {
-          console.error("storing the user message failed", { sessionId, error: String(error) });
-          send({ type: "error", errorText: streamErrorText("persist_failed", "Your message could not be saved. Please try again.") });
-          await stops.release();
-          return end("failed", null);
-        }
-      }
-      send({ type: "data-user-committed", data: { idx: userIdx }, transient: true });
+    const opening = openTurn(db, {
+      sessionId,
+      widgetId: plan.widgetId,
+      ...(storesUser && plan.user
+        ? {
+            userMessage: {
+              sessionId,
+              idx: userIdx,
+              clientMessageId: plan.user.clientMessageId,
+              role: "user" as const,
+              text: plan.user.text,
+              parts: [{ type: "text" as const, text: plan.user.text }],
+            },
+          }
+        : {}),
+    }).then(
+      (found): { ok: true; found: TurnOpening } => ({ ok: true, found }),
+      (error: unknown): { ok: false; error: unknown } => ({ ok: false, error }),
+    );
+    const model = streamModel(plan, { deps, abortSignal: stops.signal, send, toolsets });
+    // Awaited only after the opening write: a failure meanwhile must not count as unhandled.
+    model.catch(() => undefined);
+    const opened = await opening;
+
+    if (!opened.ok || !opened.found.written) {
+      stops.stop("refused");
+      await model.catch(() => undefined);
+      await lock.release();
+      if (opened.ok) return respond(refusal(opened.found));
+      console.error("storing the user message failed", { sessionId, error: String(opened.error) });
+      stream.write(start);
+      stream.write({ type: "error", errorText: streamErrorText("persist_failed", "Your message could not be saved. Please try again.") });
+      end("failed", null);
+      return respond(stream.response);
     }
 
-    const outcome = await streamModel(plan, { deps, abortSignal: stops.signal, send, toolsets });
+    stream.write(start);
+    if (plan.user) stream.write({ type: "data-user-committed", data: { idx: userIdx }, transient: true });
+    held.forEach((chunk) => stream.write(chunk));
+    held = null;
+    respond(stream.response);
+
+    const outcome = await model;
     if (outcome.abortReason === "deadline") send({ type: "error", errorText: streamErrorText("turn_deadline") });
-    let status = turnStatus(outcome);
-    let storedIdx: number | null = null;
-    try {
-      storedIdx = await storeReply(db, { plan, idx: assistantIdx, reply: await assembleMessage(sent), outcome, status });
-    } catch (error) {
-      console.error("storing the reply failed", { sessionId, error: String(error) });
-      send({ type: "error", errorText: streamErrorText("persist_failed") });
-      status = "failed";
-    }
-    // Released before the stream ends: a client that has read `finish` gets the lock at once.
-    await stops.release();
-    end(status, storedIdx, outcome.finishReason);
+    const { status, storedIdx } = await finishTurn(plan, deps, { outcome, reply: [start, ...modelChunks], assistantIdx });
+    if (storedIdx === undefined) send({ type: "error", errorText: streamErrorText("persist_failed") });
+    end(status, storedIdx ?? null, outcome.finishReason);
   } catch (error) {
     console.error("turn failed unexpectedly", { sessionId, error: String(error) });
+    await lock.release();
+    if (!responded) stream.write(start);
+    held = null;
     send({ type: "error", errorText: streamErrorText("model_error") });
-    await stops.release();
     end("failed", null);
+    respond(stream.response);
   } finally {
     stops.dispose();
-    await stops.release();
+    await lock.release();
     stream.close();
+    respond(stream.response);
     await Promise.all(toolsets.map((toolset) => toolset.close()));
   }
 }
 
 /**
- * What can stop a running turn — the deadline, a cancel from any isolate, a client gone for
- * longer than `disconnectGraceMs` — as one abort signal; and the lock's release, once.
+ * The turn's final write and the lock's release, in parallel: one round trip after the last
+ * token. The release leaves the new turn sequence for the fence of the next turn, which may
+ * start before the write is visible. `storedIdx` is undefined when the write failed.
  */
-function watchStops({ redis, config, stream, lockToken: token }: TurnDeps, sessionId: string) {
-  const abort = new AbortController();
-  const stopWatching = new AbortController();
-  const stopWith = (reason: AbortReason) => () => abort.abort(reason);
-  const timers: number[] = [setTimeout(stopWith("deadline"), config.turnDeadlineMs)];
-  const onClientGone = () => {
-    timers.push(setTimeout(stopWith("disconnect"), config.disconnectGraceMs));
-  };
-  stream.clientGone.addEventListener("abort", onClientGone, { once: true });
-  watchForCancel(redis, { sessionId, token, signal: stopWatching.signal }).then(stopWith("cancel"), () => {});
+async function finishTurn(
+  plan: TurnPlan,
+  { db, lock }: Pick<RunTurnDeps, "db" | "lock">,
+  { outcome, reply, assistantIdx }: { outcome: ModelOutcome; reply: ParleyChunk[]; assistantIdx: number },
+): Promise<{ status: TurnStatus; storedIdx: number | null | undefined }> {
+  const status = turnStatus(outcome);
+  const message = await assembleMessage(reply);
+  const [storedIdx] = await Promise.all([
+    storeReply(db, { plan, idx: assistantIdx, reply: message, outcome, status }).catch((error: unknown) => {
+      console.error("storing the reply failed", { sessionId: plan.sessionId, error: String(error) });
+      return undefined;
+    }),
+    lock.release({ turnSeq: plan.turnSeq + 1 }),
+  ]);
+  return { status: storedIdx === undefined ? "failed" : status, storedIdx };
+}
 
-  let released = false;
-  return {
-    signal: abort.signal,
-    async release(): Promise<void> {
-      if (released) return;
-      released = true;
-      stopWatching.abort();
-      await releaseLock(redis, { sessionId, token }).catch((error: unknown) =>
-        console.error("lock release failed; the TTL will free it", { sessionId, error: String(error) }),
-      );
-    },
-    dispose(): void {
-      stream.clientGone.removeEventListener("abort", onClientGone);
-      timers.forEach(clearTimeout);
-      stopWatching.abort();
-    },
-  };
+/** The answer for a session that changed between the wave and the opening write (gate 10). */
+function refusal(found: TurnOpening): Response {
+  try {
+    assertSessionOpenForChat(found.session);
+  } catch (error) {
+    if (error instanceof ApiError) return error.toResponse();
+    throw error;
+  }
+  // Open for chat, yet nothing was written: the session moved on under us; ask for a retry.
+  return new ApiError("turn_in_progress").toResponse();
 }

@@ -1,62 +1,43 @@
-import type { Context } from "hono";
-import { getTurnSnapshot } from "../db/queries";
-import type { AppEnv } from "../env";
-import { ApiError } from "../errors";
-import { assertSessionOpenForChat } from "../gates";
-import { validateTemplate } from "../templates/validate";
-import { replayChunks } from "./replay";
+import type { MessageBody } from "./request";
+import type { TurnDeps, TurnPlan } from "./plan";
 import { runTurn } from "./run";
-import { completedStreamResponse, openTurnStream } from "./stream";
+import { completedStreamResponse } from "./stream";
+import type { GatedTurn } from "./wave";
 
-export type TurnInput = { kind: "initial" } | { kind: "message"; id: string; text: string };
+export interface StartTurnOptions {
+  /** The message route's body; absent on the initial turn. */
+  message?: MessageBody;
+  /** Hands the turn's work to the runtime (`ctx.waitUntil`), so it outlives the response. */
+  waitUntil: (work: Promise<unknown>) => void;
+  /** The request's abort signal: it fires when the client disconnects. */
+  requestSignal?: AbortSignal;
+}
 
 /**
- * Gates 10–13 on a fresh read under the lock, then opens the stream and hands the turn to
- * `waitUntil`. From here on every failure is reported inside the stream.
+ * Starts a turn the gates let through. A replay (gate 12) answers at once and frees the lock.
+ * Otherwise the turn runs in `waitUntil`, and the response resolves once its opening write has
+ * settled: 200 with the stream, or the status of a session that changed meanwhile (gate 10).
  */
-export async function startTurn(c: Context<AppEnv>, input: TurnInput): Promise<Response> {
-  const { db, redis, config, claims, lock } = c.var;
-  const sessionId = claims.sid;
-  const snapshot = await getTurnSnapshot(db, {
-    sessionId,
-    widgetId: claims.wid,
-    historyLimit: config.historyLimit,
-    ...(input.kind === "message" ? { clientMessageId: input.id } : {}),
-  });
-  const session = assertSessionOpenForChat(snapshot.session);
-  if (input.kind === "initial" && snapshot.messageCount > 0) throw new ApiError("session_not_fresh");
-
-  let storedIdx: number | undefined;
-  if (input.kind === "message" && snapshot.existingUserMessage) {
-    const userIdx = snapshot.existingUserMessage.idx;
-    const reply = snapshot.replyToExisting;
-    if (reply) {
-      const answer = reply.role === "assistant" ? reply : null;
-      return completedStreamResponse(replayChunks({ sessionId, userIdx, reply: answer }));
-    }
-    // Stored, never answered (its turn failed before any output): answer it now.
-    storedIdx = userIdx;
+export function startTurn(turn: GatedTurn, deps: TurnDeps, { message, waitUntil, requestSignal }: StartTurnOptions): Promise<Response> {
+  if (turn.action === "replay") {
+    waitUntil(turn.lock.release());
+    return Promise.resolve(completedStreamResponse(turn.chunks));
   }
-  if (!snapshot.template) throw new ApiError("template_missing");
-  const template = validateTemplate(snapshot.template);
-
-  const stream = openTurnStream(c.req.raw.signal);
-  lock.handOff();
-  c.executionCtx.waitUntil(
-    runTurn(
-      {
-        sessionId,
-        template,
-        templateVars: session.templateVars,
-        storedNode: session.currentNode,
-        history: snapshot.history,
-        nextIdx: snapshot.messageCount,
-        ...(input.kind === "message"
-          ? { user: { clientMessageId: input.id, text: input.text, ...(storedIdx === undefined ? {} : { storedIdx }) } }
-          : {}),
-      },
-      { db, redis, config, resolveModel: c.var.resolveModel, lockToken: lock.token, stream },
-    ),
-  );
-  return stream.response;
+  const { session, template, snapshot, lock } = turn;
+  const plan: TurnPlan = {
+    sessionId: session.id,
+    widgetId: session.widgetId,
+    template,
+    templateVars: session.templateVars,
+    storedNode: session.currentNode,
+    history: snapshot.history,
+    nextIdx: snapshot.messageCount,
+    turnSeq: session.turnSeq,
+    ...(message
+      ? { user: { clientMessageId: message.id, text: message.text, ...(turn.storedUserIdx === undefined ? {} : { storedIdx: turn.storedUserIdx }) } }
+      : {}),
+  };
+  return new Promise<Response>((respond) => {
+    waitUntil(runTurn(plan, { ...deps, lock, respond, ...(requestSignal ? { requestSignal } : {}) }));
+  });
 }

@@ -25,7 +25,7 @@ describe("acquireLock / releaseLock", () => {
     const redis = redisClient();
     const sessionId = crypto.randomUUID();
     const first = await acquireLock(redis, { sessionId, ttlMs: TTL_MS });
-    expect(first).toEqual({ ok: true, token: expect.any(String) });
+    expect(first).toEqual({ ok: true, token: expect.any(String), turnSeq: null });
     expect(await acquireLock(redis, { sessionId, ttlMs: TTL_MS })).toEqual({ ok: false });
     expect(await redis.get(lockKey(sessionId))).toBe(first.ok && first.token);
     expect(await redis.pttl(lockKey(sessionId))).toBeGreaterThan(TTL_MS - 5_000);
@@ -86,7 +86,7 @@ describe("acquireLock / releaseLock", () => {
     const token = crypto.randomUUID();
     // The first attempt landed but its reply was lost: the key already holds this call's token.
     await redis.set(lockKey(sessionId), token, { px: TTL_MS });
-    expect(await acquireLock(redis, { sessionId, ttlMs: TTL_MS, token })).toEqual({ ok: true, token });
+    expect(await acquireLock(redis, { sessionId, ttlMs: TTL_MS, token })).toEqual({ ok: true, token, turnSeq: null });
     expect(await acquireLock(redis, { sessionId, ttlMs: TTL_MS, token: crypto.randomUUID() })).toEqual({ ok: false });
     expect(await acquireLock(redis, { sessionId, ttlMs: TTL_MS })).toEqual({ ok: false });
   });

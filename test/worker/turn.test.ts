@@ -6,7 +6,7 @@ import { DEV_MODEL_PREFIX } from "../../src/model/scripted";
 import type { ParleyChunk } from "../../src/turn/message";
 import { call, post, stores, type Call } from "./support/app";
 import { createSession, createWidget, storedMessages, storedSession, type TestSession } from "./support/fixtures";
-import { assemble, dataOf, readChunks, textOf } from "./support/sse";
+import { assemble, dataOf, readChunks, StreamReader, textOf } from "./support/sse";
 
 /** Product requirement (DESIGN §2): a cancel stops the stream within 1 s; asserted loosely. */
 const CANCEL_BOUND_MS = 1_500;
@@ -57,56 +57,6 @@ async function expectLockFree(session: TestSession, id = `next-${crypto.randomUU
   return chunks;
 }
 
-/** Reads an SSE body chunk by chunk, so a test can act while the turn is still streaming. */
-class StreamReader {
-  readonly chunks: ParleyChunk[] = [];
-  sawDone = false;
-  private buffer = "";
-  private ended = false;
-  private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
-  private readonly decoder = new TextDecoder();
-
-  constructor(res: Response) {
-    this.reader = res.body!.getReader();
-  }
-
-  /** Reads until `predicate` holds for the chunks so far; false if the stream ended first. */
-  async until(predicate: (chunks: ParleyChunk[]) => boolean): Promise<boolean> {
-    while (!predicate(this.chunks)) {
-      if (this.ended) return false;
-      const { done, value } = await this.reader.read();
-      if (done) {
-        this.ended = true;
-        this.buffer += this.decoder.decode();
-      } else {
-        this.buffer += this.decoder.decode(value, { stream: true });
-      }
-      this.parse();
-    }
-    return true;
-  }
-
-  async toEnd(): Promise<ParleyChunk[]> {
-    await this.until(() => false);
-    return this.chunks;
-  }
-
-  /** Stops reading, as a browser tab that goes away does. */
-  cancel(): Promise<void> {
-    return this.reader.cancel();
-  }
-
-  private parse(): void {
-    for (let end = this.buffer.indexOf("\n\n"); end >= 0; end = this.buffer.indexOf("\n\n")) {
-      const frame = this.buffer.slice(0, end);
-      this.buffer = this.buffer.slice(end + 2);
-      if (!frame.startsWith("data: ")) continue; // keep-alive comments
-      const data = frame.slice("data: ".length);
-      if (data === "[DONE]") this.sawDone = true;
-      else this.chunks.push(JSON.parse(data) as ParleyChunk);
-    }
-  }
-}
 
 const textDeltas = (chunks: ParleyChunk[]) => chunks.filter((chunk) => chunk.type === "text-delta").length;
 

@@ -1,0 +1,1 @@
+ALTER TABLE "chat_sessions" ADD COLUMN "turn_seq" integer DEFAULT 0 NOT NULL;

@@ -1,0 +1,46 @@
+import type { Redis } from "@upstash/redis/cloudflare";
+import { createMiddleware } from "hono/factory";
+import { getWidgetWithTemplateByPublicKey } from "../db/queries";
+import type { Template, Widget } from "../db/schema";
+import type { GateEnv } from "../env";
+import { ApiError } from "../errors";
+import { clientIpKey, countRateLimit, judgeRateLimit, rateLimitError, type RateLimitCount } from "../limits";
+import { createRedisBatch } from "../redis-batch";
+import { validateTemplate } from "../templates/validate";
+import type { CreateBodyVariables } from "./body";
+import { assertOriginAllowed, pageOrigin } from "./origin";
+
+export interface SessionCreateVariables {
+  /** The widget the public key names, and its validated template. */
+  opening: { widget: Widget; template: Template };
+}
+
+/**
+ * The gates of session create on one wave: the `session_create` count (keyed by the public key,
+ * the one widget identity known before the read) in parallel with the widget + template read;
+ * then widget, origin (required), rate limit and template, in that order.
+ */
+export const sessionCreateGate = () =>
+  createMiddleware<GateEnv<CreateBodyVariables & SessionCreateVariables>>(async function sessionCreateGate(c, next) {
+    const { db, redis, createBody } = c.var;
+    const [count, found] = await Promise.all([
+      countRateLimit(createRedisBatch(redis), { bucket: "session_create", widgetKey: createBody.publicKey, ipKey: clientIpKey(c.req.raw) }),
+      getWidgetWithTemplateByPublicKey(db, { publicKey: createBody.publicKey }),
+    ]);
+    c.set("opening", await judgeCreateWave({ count, found }, { origin: pageOrigin(c.req.raw), redis }));
+    await next();
+  });
+
+/** The session create gates on a wave's results, in order. Throws the first refusal. */
+export async function judgeCreateWave(
+  { count, found }: { count: RateLimitCount; found: { widget: Widget; template: Template | null } | null },
+  { origin, redis }: { origin: string | null; redis: Redis },
+): Promise<SessionCreateVariables["opening"]> {
+  if (!found?.widget.active) throw new ApiError("widget_not_found");
+  const { widget } = found;
+  assertOriginAllowed(origin, widget, { required: true });
+  const limit = await judgeRateLimit(redis, count, widget.sessionsPerIpHour);
+  if (!limit.ok) throw rateLimitError(limit);
+  if (!found.template) throw new ApiError("template_missing");
+  return { widget, template: validateTemplate(found.template) };
+}

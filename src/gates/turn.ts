@@ -1,0 +1,101 @@
+import type { Redis } from "@upstash/redis/cloudflare";
+import { createMiddleware } from "hono/factory";
+import type { GateEnv } from "../env";
+import { ApiError } from "../errors";
+import { clientIpKey, judgeRateLimit, rateLimitError } from "../limits";
+import { LOCK_TTL_MARGIN_MS } from "../lock";
+import { assertSessionOpenForChat } from "../sessions/status";
+import { validateTemplate } from "../templates/validate";
+import { fenceSnapshot } from "../turn/fence";
+import { replayChunks } from "../turn/replay";
+import type { TurnKind } from "../turn/plan";
+import { readSnapshot, readTurnWave, type GatedTurn, type TurnWave, type TurnWaveInput } from "../turn/wave";
+import type { MessageVariables } from "./body";
+import { assertOriginAllowed, pageOrigin } from "./origin";
+import type { TokenVariables } from "./token";
+
+export interface TurnVariables {
+  /** What gates 3–13 decided: run the turn, or replay a stored reply (gate 12). */
+  turn: GatedTurn;
+}
+
+/**
+ * Gates 3–13 of a turn route on one wave (docs/architecture.md): one Upstash request in
+ * parallel with one Neon request, then every check in the design's order on what they returned.
+ * A refusal after the lock was taken releases it, off the response path.
+ */
+export const turnGate = (kind: TurnKind) =>
+  createMiddleware<GateEnv<TokenVariables & Partial<MessageVariables> & TurnVariables>>(async function turnGate(c, next) {
+    const { db, redis, config, claims } = c.var;
+    const clientMessageId = kind === "message" ? c.var.message?.id : undefined;
+    const input: TurnWaveInput = {
+      sessionId: claims.sid,
+      widgetId: claims.wid,
+      ipKey: clientIpKey(c.req.raw),
+      historyLimit: config.historyLimit,
+      lockTtlMs: config.turnDeadlineMs + LOCK_TTL_MARGIN_MS,
+      ...(clientMessageId === undefined ? {} : { clientMessageId }),
+    };
+    const wave = await readTurnWave({ db, redis }, input);
+    try {
+      c.set("turn", await judgeTurnWave(wave, { kind, origin: pageOrigin(c.req.raw), redis, readAgain: () => readSnapshot(db, input) }));
+    } catch (error) {
+      if (wave.lock.ok) c.executionCtx.waitUntil(wave.lock.lock.release());
+      throw error;
+    }
+    await next();
+  });
+
+/** Gates 3–13 on a wave's results, in the design's order. Throws the first refusal. */
+export async function judgeTurnWave(
+  wave: TurnWave,
+  { kind, origin, redis, readAgain }: {
+    kind: TurnKind;
+    origin: string | null;
+    redis: Redis;
+    readAgain: () => ReturnType<typeof readSnapshot>;
+  },
+): Promise<GatedTurn> {
+  if (!wave.snapshot.ok) throw wave.snapshot.error;
+  const { widget } = wave.snapshot.value;
+  // 3
+  if (!widget?.active) throw new ApiError("widget_inactive");
+  // 4
+  assertOriginAllowed(origin, widget, { required: false });
+  // 5
+  const limit = await judgeRateLimit(redis, wave.rateLimit, widget.messagesPerIpHour);
+  if (!limit.ok) throw rateLimitError(limit);
+  // 6–8
+  assertSessionOpenForChat(wave.snapshot.value.session);
+  // 9
+  if (!wave.lock.ok) {
+    if (wave.lock.reason === "busy") throw new ApiError("turn_in_progress");
+    throw new ApiError("unavailable", { message: "The session lock store is unreachable; retry shortly.", cause: wave.lock.cause });
+  }
+  const { lock } = wave.lock;
+  // The fence: never judge 6–13 on a read older than the previous turn's final write.
+  const snapshot = await fenceSnapshot(wave.snapshot.value, lock.turnSeq, async () => {
+    const again = await readAgain();
+    if (!again.ok) throw again.error;
+    return again.value;
+  });
+  const session = assertSessionOpenForChat(snapshot.session);
+  // 11
+  if (kind === "initial" && snapshot.messageCount > 0) throw new ApiError("session_not_fresh");
+  // 12
+  let storedUserIdx: number | undefined;
+  if (kind === "message" && snapshot.existingUserMessage) {
+    const userIdx = snapshot.existingUserMessage.idx;
+    const reply = snapshot.replyToExisting;
+    if (reply) {
+      const answer = reply.role === "assistant" ? reply : null;
+      return { action: "replay", lock, chunks: replayChunks({ sessionId: session.id, userIdx, reply: answer }) };
+    }
+    // Stored, never answered (its turn failed before any output): answer it now.
+    storedUserIdx = userIdx;
+  }
+  // 13
+  if (!snapshot.template) throw new ApiError("template_missing");
+  const template = validateTemplate(snapshot.template);
+  return { action: "run", lock, widget, session, template, snapshot, ...(storedUserIdx === undefined ? {} : { storedUserIdx }) };
+}

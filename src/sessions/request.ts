@@ -1,0 +1,18 @@
+import { z } from "zod";
+
+/** Largest `metadata` object a session may carry, in bytes of JSON. */
+export const MAX_METADATA_BYTES = 8_192;
+
+/** The body of `POST /v1/widget/session`. */
+export const createSessionBody = z.object({
+  publicKey: z.string().min(1, "publicKey is required").max(200),
+  templateVars: z.record(z.string(), z.unknown()).default({}),
+  metadata: z
+    .record(z.string(), z.unknown())
+    .default({})
+    .refine((value) => new TextEncoder().encode(JSON.stringify(value)).length <= MAX_METADATA_BYTES, {
+      message: `metadata must be at most ${MAX_METADATA_BYTES} bytes of JSON`,
+    }),
+});
+
+export type CreateSessionBody = z.infer<typeof createSessionBody>;

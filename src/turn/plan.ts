@@ -1,0 +1,41 @@
+import type { Redis } from "@upstash/redis/cloudflare";
+import type { Config } from "../config";
+import type { Database } from "../db/client";
+import type { ChatMessage, Template } from "../db/schema";
+import type { ModelResolver } from "../model/provider";
+
+/** The two turn routes: the model's greeting, and the reply to a visitor's message. */
+export type TurnKind = "initial" | "message";
+
+/** The visitor's message a turn answers. */
+export interface TurnUserMessage {
+  clientMessageId: string;
+  text: string;
+  /** Set when the message is already stored (a retry of an unanswered one): not stored again. */
+  storedIdx?: number;
+}
+
+/** What the gates settled before the stream opened: the turn's input, as plain values. */
+export interface TurnPlan {
+  sessionId: string;
+  widgetId: string;
+  template: Template;
+  templateVars: Record<string, string>;
+  storedNode: string | null;
+  /** Stored messages the model sees, oldest first. */
+  history: ChatMessage[];
+  /** idx of the next message to store. */
+  nextIdx: number;
+  /** The session's `turn_seq` as read; this turn's final write sets it one higher. */
+  turnSeq: number;
+  /** Absent on the initial turn. */
+  user?: TurnUserMessage;
+}
+
+/** The stores and settings a turn runs with. */
+export interface TurnDeps {
+  db: Database;
+  redis: Redis;
+  config: Config;
+  resolveModel: ModelResolver;
+}

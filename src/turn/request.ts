@@ -1,0 +1,18 @@
+import { z } from "zod";
+
+/** The body of `POST /v1/widget/session/:id/message`. */
+export const messageBody = z.object({
+  /** The client's id for this message: a retry with the same id replays the stored reply. */
+  id: z
+    .string()
+    .min(1, "id is required: a client message id, unique per session")
+    .max(128)
+    .regex(/^[\w\-:.]+$/, "id may contain letters, digits, _ - : . only"),
+  text: z
+    .string()
+    .min(1, "text must not be empty")
+    .max(4000, "text must be at most 4000 characters")
+    .refine((text) => text.trim().length > 0, "text must not be blank"),
+});
+
+export type MessageBody = z.infer<typeof messageBody>;

@@ -1,0 +1,84 @@
+import type { Redis } from "@upstash/redis/cloudflare";
+import type { Database } from "../db/client";
+import { getTurnSnapshot, type TurnSnapshot } from "../db/queries";
+import type { ChatSession, Template, Widget } from "../db/schema";
+import { countRateLimit, type RateLimitCount } from "../limits";
+import { acquireLock, heldLock, type SessionLock } from "../lock";
+import { createRedisBatch } from "../redis-batch";
+import type { ParleyChunk } from "./message";
+
+export interface TurnWaveInput {
+  sessionId: string;
+  widgetId: string;
+  /** From `clientIpKey(request)`. */
+  ipKey: string;
+  /** The message route's client message id (gate 12 looks it up). */
+  clientMessageId?: string;
+  historyLimit: number;
+  /** The lock's lifetime if never released, in ms. */
+  lockTtlMs: number;
+}
+
+/** What one wave brought back, before any gate judged it. */
+export interface TurnWave {
+  rateLimit: RateLimitCount;
+  /** The lock, when this request took it; `busy` when another turn holds it. */
+  lock: { ok: true; lock: SessionLock } | { ok: false; reason: "busy" } | { ok: false; reason: "unavailable"; cause: unknown };
+  /** The Postgres read, or the error it failed with. */
+  snapshot: { ok: true; value: TurnSnapshot } | { ok: false; error: unknown };
+}
+
+/**
+ * A turn's one wave (docs/architecture.md): ONE Upstash request — the rate-limit counts, the lock
+ * and the fence's turn sequence — in parallel with ONE Neon request — widget, session, template,
+ * history and the client message id lookup. Nothing is judged here; the gates judge the result in
+ * the design's order. Never rejects.
+ */
+export async function readTurnWave({ db, redis }: { db: Database; redis: Redis }, input: TurnWaveInput): Promise<TurnWave> {
+  const { sessionId, widgetId } = input;
+  const batch = createRedisBatch(redis);
+  // All three leave in this tick: one /pipeline request.
+  const rateLimit = countRateLimit(batch, { bucket: "message", widgetKey: widgetId, ipKey: input.ipKey });
+  const lock = acquireLock(batch, { sessionId, ttlMs: input.lockTtlMs }).then(
+    (outcome): TurnWave["lock"] =>
+      outcome.ok ? { ok: true, lock: heldLock(redis, { sessionId, token: outcome.token, turnSeq: outcome.turnSeq }) } : { ok: false, reason: "busy" },
+    (cause: unknown): TurnWave["lock"] => ({ ok: false, reason: "unavailable", cause }),
+  );
+  const snapshot = readSnapshot(db, input);
+  const [rateLimitCount, lockOutcome, snapshotOutcome] = await Promise.all([rateLimit, lock, snapshot]);
+  return { rateLimit: rateLimitCount, lock: lockOutcome, snapshot: snapshotOutcome };
+}
+
+/** The Neon half of the wave; also the fence's re-read. */
+export function readSnapshot(db: Database, input: Pick<TurnWaveInput, "sessionId" | "widgetId" | "clientMessageId" | "historyLimit">) {
+  return getTurnSnapshot(db, {
+    sessionId: input.sessionId,
+    widgetId: input.widgetId,
+    historyLimit: input.historyLimit,
+    ...(input.clientMessageId === undefined ? {} : { clientMessageId: input.clientMessageId }),
+  }).then(
+    (value): TurnWave["snapshot"] => ({ ok: true, value }),
+    (error: unknown): TurnWave["snapshot"] => ({ ok: false, error }),
+  );
+}
+
+/** What gates 3–13 decided for a turn request, as plain values. */
+export type GatedTurn =
+  | {
+      /** Gate 12: the message id is stored and answered; its reply is replayed, no model call. */
+      action: "replay";
+      lock: SessionLock;
+      chunks: ParleyChunk[];
+    }
+  | {
+      action: "run";
+      lock: SessionLock;
+      widget: Widget;
+      session: ChatSession;
+      /** Validated, defaults applied. */
+      template: Template;
+      /** Read after the fence held: never older than the previous turn's final write. */
+      snapshot: TurnSnapshot;
+      /** Set when the message is stored but was never answered: it is answered now. */
+      storedUserIdx?: number;
+    };
