@@ -3,7 +3,7 @@ import { readUIMessageStream, type UIMessage, type UIMessageChunk } from "ai";
 /** How a turn ended, as the stream's `data-turn-end` reports it. */
 export type TurnStatus = "completed" | "failed" | "canceled";
 
-/** The custom `data-*` parts of parley's stream (DESIGN §3). */
+/** The custom `data-*` parts of parley's stream (docs/architecture.md, "The stream"). */
 export type TurnDataParts = {
   "user-committed": { idx: number };
   "node-transition": { from: string; to: string };

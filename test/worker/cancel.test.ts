@@ -6,8 +6,7 @@ import { DEV_MODEL_PREFIX } from "../../src/model/scripted";
 import { createRedis } from "../../src/redis";
 import { post } from "./support/app";
 import { createSession, createWidget, storedMessages, type TestSession } from "./support/fixtures";
-import { dataOf, textOf } from "./support/sse";
-import { StreamReader, textDeltas } from "./support/stream-reader";
+import { dataOf, StreamReader, textDeltas, textOf } from "./support/sse";
 
 const TTL_MS = 30_000;
 /** Long enough that the watch's fallback (1 s confirmation bound, then 500 ms reads) lands mid-reply. */

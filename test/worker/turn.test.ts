@@ -8,7 +8,7 @@ import { call, post, stores, type Call } from "./support/app";
 import { createSession, createWidget, storedMessages, storedSession, type TestSession } from "./support/fixtures";
 import { assemble, dataOf, readChunks, StreamReader, textOf } from "./support/sse";
 
-/** Product requirement (DESIGN §2): a cancel stops the stream within 1 s; asserted loosely. */
+/** Product requirement (docs/architecture.md): a cancel stops the stream within 1 s; asserted loosely. */
 const CANCEL_BOUND_MS = 1_500;
 /** Concurrent requests in the one-turn-at-a-time tests. */
 const CONCURRENT = 20;

@@ -37,7 +37,8 @@ export class StreamReader {
   private readonly decoder = new TextDecoder();
 
   constructor(res: Response) {
-    this.reader = res.body!.getReader();
+    if (!res.body) throw new Error(`the response has no body (status ${res.status})`);
+    this.reader = res.body.getReader();
   }
 
   /** Reads until `predicate` holds for the chunks so far; false if the stream ended first. */
@@ -77,3 +78,6 @@ export class StreamReader {
     }
   }
 }
+
+/** How many text deltas `chunks` holds. */
+export const textDeltas = (chunks: ParleyChunk[]) => chunks.filter((chunk) => chunk.type === "text-delta").length;
