@@ -1,6 +1,8 @@
 import { createOpenAI } from "@ai-sdk/openai";
-import type { LanguageModel } from "ai";
+import type { LanguageModelV4 } from "@ai-sdk/provider";
+import { wrapLanguageModel, type LanguageModel } from "ai";
 import type { ModelSettings } from "../templates/config";
+import { coalesceDeltas, DEFAULT_COALESCE_WINDOW_MS } from "./coalesce";
 import { createScriptedModel } from "./scripted";
 
 /** The deployment facts model selection depends on; `Config` satisfies it. */
@@ -11,6 +13,11 @@ export interface ModelEnvironment {
   openaiBaseUrl?: string;
   /** Pause before each word of the scripted dev model, in ms. */
   devModelDelayMs: number;
+  /**
+   * Text deltas arriving within this many ms of each other are merged into one (see
+   * `coalesceDeltas`); 0 streams every delta as the provider sent it. @default DEFAULT_COALESCE_WINDOW_MS
+   */
+  coalesceWindowMs?: number;
 }
 
 export type ModelUnavailableReason = "scripted_in_production" | "openai_key_missing";
@@ -35,10 +42,18 @@ export class ModelUnavailableError extends Error {
  * The language model a template's settings name. Build it per request: the OpenAI client is
  * made here, never kept at module scope (Workers cannot share I/O objects across requests).
  * Sampling settings (`temperature`, `maxOutputTokens`) are for the caller to pass to `streamText`.
+ * Text deltas are coalesced (`env.coalesceWindowMs`) right at the model, so every stage after
+ * it handles fewer chunks; the assembled reply is the same.
  *
  * @throws {ModelUnavailableError} for the scripted model in production, or OpenAI without a key.
  */
 export function resolveModel(settings: ModelSettings, env: ModelEnvironment): LanguageModel {
+  const windowMs = env.coalesceWindowMs ?? DEFAULT_COALESCE_WINDOW_MS;
+  const model = providerModel(settings, env);
+  return windowMs > 0 ? wrapLanguageModel({ model, middleware: coalesceDeltas({ windowMs }) }) : model;
+}
+
+function providerModel(settings: ModelSettings, env: ModelEnvironment): LanguageModelV4 {
   switch (settings.provider) {
     case "openai": {
       if (!env.openaiApiKey) throw new ModelUnavailableError("openai_key_missing");

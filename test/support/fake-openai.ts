@@ -15,17 +15,40 @@ import { listenOnLoopback, readBody } from "../../dev/loopback";
  * `/fail-mid` three deltas are streamed, then the connection is dropped. Usage counts words:
  * prompt = words of all message text, completion = deltas.
  *
+ * Timing, for the benchmark: the server's options set a time to first token (`ttftMs`), a pause
+ * before every later delta (`deltaDelayMs`) and, with `tokens`, a reply of exactly that many
+ * deltas (`tok1 tok2 …`) instead of the echo. A last user text starting with
+ * `/fake ttft=MS gap=MS tokens=N` (any subset, in any order) overrides them for that request.
+ *
  * Every authorised model request is recorded: `GET /__requests` lists them as
  * `[{ path, body }]` (`?contains=<text>` keeps those whose raw body contains the text, so tests
  * running in parallel can pick their own by a unique marker); `DELETE /__requests` clears the list.
+ * `GET /__timings` lists the last {@link MAX_TIMINGS} streamed replies as {@link ReplyTiming}s
+ * (`?since=<epoch ms>` keeps those that arrived later); `DELETE /__timings` clears them.
  * Model routes need `Authorization: Bearer <non-empty>` (401 otherwise). Non-streaming requests
  * get a 400: parley only streams.
  */
 export interface FakeOpenAIOptions {
   /** @default 0 (any free port) */
   port?: number;
-  /** Pause between streamed deltas, in ms. @default 0 */
+  /** Pause before each delta after the first, in ms. @default 0 */
   deltaDelayMs?: number;
+  /** Pause between the request's arrival and the first delta, in ms. @default deltaDelayMs */
+  ttftMs?: number;
+  /** Reply with exactly this many deltas (`tok1 tok2 …`); unset: echo the user text. */
+  tokens?: number;
+}
+
+/** When one streamed reply's request arrived and its first and last deltas were written, in epoch ms. */
+export interface ReplyTiming {
+  path: string;
+  /** The last user text, e.g. a benchmark's marker. */
+  userText: string;
+  arrivedAt: number;
+  /** Null when no delta was written (failed or dropped before the first). */
+  firstTokenAt: number | null;
+  lastTokenAt: number | null;
+  deltas: number;
 }
 
 export interface FakeOpenAI {
@@ -41,10 +64,14 @@ export interface RecordedRequest {
 
 /** Deltas streamed by `/fail-mid` before the connection drops. */
 const FAIL_MID_DELTAS = 3;
+/** Timings kept for `GET /__timings`: enough for a benchmark run, bounded for a long-lived server. */
+export const MAX_TIMINGS = 20_000;
 const MODEL_ROUTES = new Set(["/v1/chat/completions", "/v1/responses"]);
 
-export async function startFakeOpenAI({ port = 0, deltaDelayMs = 0 }: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
+export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
+  const { port = 0 } = options;
   const recorded: { raw: string; request: RecordedRequest }[] = [];
+  const timings: ReplyTiming[] = [];
 
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
@@ -66,6 +93,16 @@ export async function startFakeOpenAI({ port = 0, deltaDelayMs = 0 }: FakeOpenAI
       sendJson(res, 200, matching);
       return;
     }
+    if (url.pathname === "/__timings") {
+      if (req.method === "DELETE") {
+        timings.length = 0;
+        res.writeHead(204).end();
+        return;
+      }
+      const since = Number(url.searchParams.get("since") ?? 0);
+      sendJson(res, 200, timings.filter((t) => t.arrivedAt > since));
+      return;
+    }
     if (req.method !== "POST" || !MODEL_ROUTES.has(url.pathname)) {
       sendError(res, 404, "invalid_request_error", `Unknown request URL: ${req.method} ${url.pathname}.`);
       return;
@@ -74,6 +111,7 @@ export async function startFakeOpenAI({ port = 0, deltaDelayMs = 0 }: FakeOpenAI
       sendError(res, 401, "invalid_request_error", "You didn't provide an API key.", "invalid_api_key");
       return;
     }
+    const arrivedAt = nowMs();
     const raw = await readBody(req);
     let body: Record<string, unknown>;
     try {
@@ -95,27 +133,35 @@ export async function startFakeOpenAI({ port = 0, deltaDelayMs = 0 }: FakeOpenAI
       sendError(res, 500, "server_error", "The server had an error while processing your request. (fake-openai /fail-before)");
       return;
     }
+    const pace = paceOf(userText, options);
     const reply = {
       model: typeof body.model === "string" ? body.model : "fake-model",
-      deltas: toDeltas(`Fake OpenAI reply to: ${userText}`),
+      deltas: pace.tokens === undefined ? toDeltas(`Fake OpenAI reply to: ${userText}`) : numberedDeltas(pace.tokens),
       promptTokens: countWords(messages),
       failMid: userText.startsWith("/fail-mid"),
       includeUsage: (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true,
     };
     res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache", Connection: "keep-alive" });
     const events = chat ? chatEvents(reply) : responsesEvents(reply);
-    let deltasSent = 0;
+    const timing: ReplyTiming = { path: url.pathname, userText, arrivedAt, firstTokenAt: null, lastTokenAt: null, deltas: 0 };
+    if (timings.push(timing) > MAX_TIMINGS) timings.shift();
     for (const event of events) {
       if (event.delta) {
-        if (reply.failMid && deltasSent === FAIL_MID_DELTAS) {
+        if (reply.failMid && timing.deltas === FAIL_MID_DELTAS) {
           res.destroy();
           return;
         }
-        deltasSent++;
-        if (deltaDelayMs > 0) await sleep(deltaDelayMs);
+        // The first delta is due `ttftMs` after arrival, however long reading the body took.
+        const pause = timing.deltas === 0 ? arrivedAt + pace.ttftMs - nowMs() : pace.deltaDelayMs;
+        if (pause > 0) await sleep(pause);
       }
       if (res.destroyed) return;
       await write(res, event.frame);
+      if (event.delta) {
+        timing.lastTokenAt = nowMs();
+        timing.firstTokenAt ??= timing.lastTokenAt;
+        timing.deltas++;
+      }
     }
     res.end();
   }
@@ -208,6 +254,29 @@ function countWords(messages: unknown): number {
   return texts.reduce((sum, text) => sum + (text.trim() === "" ? 0 : text.trim().split(/\s+/).length), 0);
 }
 
+interface Pace {
+  ttftMs: number;
+  deltaDelayMs: number;
+  tokens?: number;
+}
+
+/** The server's pacing, overridden by a leading `/fake ttft=… gap=… tokens=…` directive. */
+function paceOf(userText: string, { deltaDelayMs = 0, ttftMs, tokens }: FakeOpenAIOptions): Pace {
+  const pace: Pace = { ttftMs: ttftMs ?? deltaDelayMs, deltaDelayMs, tokens };
+  if (!userText.startsWith("/fake ")) return pace;
+  for (const [, key, value] of userText.matchAll(/\b(ttft|gap|tokens)=(\d+)/g)) {
+    if (key === "ttft") pace.ttftMs = Number(value);
+    else if (key === "gap") pace.deltaDelayMs = Number(value);
+    else pace.tokens = Number(value);
+  }
+  return pace;
+}
+
+/** `count` deltas `tok1 `, `tok2 `, …, the last without its trailing space. */
+function numberedDeltas(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => (i < count - 1 ? `tok${i + 1} ` : `tok${i + 1}`));
+}
+
 function toDeltas(text: string): string[] {
   const words = text.split(" ");
   return words.map((word, i) => (i < words.length - 1 ? `${word} ` : word));
@@ -228,6 +297,11 @@ function write(res: ServerResponse, frame: string): Promise<void> {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Epoch time with sub-millisecond precision, comparable across processes on one machine. */
+function nowMs(): number {
+  return performance.timeOrigin + performance.now();
 }
 
 function nowSeconds(): number {

@@ -6,7 +6,8 @@ import { createScriptedModel, DEV_MODEL_PREFIX } from "../../src/model/scripted"
 import type { ModelSettings } from "../../src/templates/config";
 
 const DELAY_MS = 2;
-const DEV: ModelEnvironment = { environment: "development", devModelDelayMs: DELAY_MS };
+// These tests look at single deltas: coalescing (test/worker/coalesce.test.ts) is off here.
+const DEV: ModelEnvironment = { environment: "development", devModelDelayMs: DELAY_MS, coalesceWindowMs: 0 };
 const SCRIPTED: ModelSettings = { provider: "scripted", modelId: "parley-scripted", api: "chat" };
 
 interface Collected {

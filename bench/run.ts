@@ -1,0 +1,279 @@
+/**
+ * `npm run bench`: brings up its own stack (bench/stack.ts) and measures parley's turn path —
+ * overhead before the first token, store round trips and requests per phase, Worker CPU per
+ * turn, last-token lag — for N concurrent sessions × M turns, then a concurrency mode of many
+ * long replies at once. It prints figures and asserts nothing. Flags: `npm run bench -- --help`.
+ */
+import { spawn } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { parseArgs } from "node:util";
+import type { ShimRequestRecord } from "../dev/shim-server";
+import type { ReplyTiming } from "../test/support/fake-openai";
+import { nowMs, openSession, runTurn, type Session, type TurnPace, type TurnResult } from "./client";
+import { busyCpuMs, idleCpuPerSecond, sampleCpu } from "./cpu";
+import { startCpuProfile, summariseProfile } from "./profile";
+import type { BenchStackInfo } from "./stack";
+import { pairTimings, percentile, phasesPerTurn, type PhaseCounts } from "./stats";
+
+const HELP = `npm run bench -- [flags]
+  --sessions 1,10,50   concurrent sessions N, one scenario each      (BENCH_SESSIONS)
+  --turns 3            turns per session M                            (BENCH_TURNS)
+  --tokens 50          tokens per reply                               (BENCH_TOKENS)
+  --ttft 50            the fake model's time to first token, ms       (BENCH_TTFT_MS)
+  --gap 10             the fake model's pause between tokens, ms      (BENCH_GAP_MS)
+  --latency 20         added store latency of the round-trip run, ms  (SHIM_LATENCY_MS; 0 skips it)
+  --concurrency 200    concurrent 5-second replies, e.g. 200,500      (BENCH_CONCURRENCY; 0 skips)
+  --reply-seconds 5    length of a concurrency-mode reply, s
+  --profile            record a CPU profile of the Worker during the largest N scenario
+  --port-base 9200     ports base … base+4                            (BENCH_PORT_BASE)`;
+
+const { values: flags } = parseArgs({
+  options: {
+    sessions: { type: "string", default: process.env.BENCH_SESSIONS ?? "1,10,50" },
+    turns: { type: "string", default: process.env.BENCH_TURNS ?? "3" },
+    tokens: { type: "string", default: process.env.BENCH_TOKENS ?? "50" },
+    ttft: { type: "string", default: process.env.BENCH_TTFT_MS ?? "50" },
+    gap: { type: "string", default: process.env.BENCH_GAP_MS ?? "10" },
+    latency: { type: "string", default: process.env.SHIM_LATENCY_MS ?? "20" },
+    concurrency: { type: "string", default: process.env.BENCH_CONCURRENCY ?? "200" },
+    "reply-seconds": { type: "string", default: "5" },
+    profile: { type: "boolean", default: false },
+    "port-base": { type: "string", default: process.env.BENCH_PORT_BASE ?? "9200" },
+    help: { type: "boolean", default: false },
+  },
+});
+if (flags.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+
+const list = (value: string) => value.split(",").map(Number).filter((n) => Number.isInteger(n) && n > 0);
+const options = {
+  sessions: list(flags.sessions),
+  turns: Number(flags.turns),
+  pace: { ttftMs: Number(flags.ttft), gapMs: Number(flags.gap), tokens: Number(flags.tokens) } satisfies TurnPace,
+  latencyMs: Number(flags.latency),
+  concurrency: list(flags.concurrency),
+  replySeconds: Number(flags["reply-seconds"]),
+};
+/** Idle between a session's turns, so a turn's last store requests land before the next is sent. */
+const PAUSE_BETWEEN_TURNS_MS = 100;
+/** Sessions opened at once while preparing a scenario. */
+const OPEN_PARALLEL = 20;
+const root = resolve(import.meta.dirname, "..");
+
+interface ScenarioFigures {
+  name: string;
+  turns: number;
+  errors: number;
+  errorSamples: string[];
+  overheadP50: number;
+  overheadP99: number;
+  lagP50: number;
+  lagP99: number;
+  cpuMsPerTurn: number;
+  wranglerCpuMsPerTurn: number;
+  upstashPerTurn: number;
+  neonPerTurn: number;
+  phases?: { upstash: PhaseCounts; neon: PhaseCounts };
+}
+
+const stack = await startStack();
+try {
+  const group = stack.info.wranglerPid;
+  log(`stack ready: Worker ${stack.info.workerUrl}; warming up`);
+  await scenario("warm-up", 2, 3, options.pace, { quiet: true });
+  const idle = await idleCpuPerSecond(group, 2_000);
+  log(`idle workerd CPU: ${idle.toFixed(1)} ms/s (subtracted)`);
+  const results: ScenarioFigures[] = [];
+  const largest = Math.max(...options.sessions);
+
+  for (const n of options.sessions) {
+    results.push(await scenario(`N=${n} M=${options.turns}`, n, options.turns, options.pace, { idle, profile: flags.profile && n === largest }));
+  }
+  if (options.latencyMs > 0) {
+    await setShimLatency(options.latencyMs);
+    results.push(await scenario(`N=1 M=${options.turns} +${options.latencyMs} ms/store`, 1, options.turns, options.pace, { idle }));
+    await setShimLatency(0);
+  }
+  const perTokenN = Math.min(10, largest);
+  const longer = { ...options.pace, tokens: options.pace.tokens * 5 };
+  const short = await scenario(`N=${perTokenN} M=${options.turns} ${options.pace.tokens} tokens`, perTokenN, options.turns, options.pace, { idle });
+  const long = await scenario(`N=${perTokenN} M=${options.turns} ${longer.tokens} tokens`, perTokenN, options.turns, longer, { idle });
+  results.push(short, long);
+  for (const c of options.concurrency) {
+    // As many tokens as the other scenarios, spread over the reply's length.
+    const gapMs = Math.round((options.replySeconds * 1000) / options.pace.tokens);
+    const long5s = { ...options.pace, gapMs };
+    results.push(await scenario(`${c} concurrent ${options.replySeconds}-s replies`, c, 1, long5s, { idle }));
+  }
+
+  printReport(results, { short, long, extraTokens: longer.tokens - options.pace.tokens });
+} finally {
+  await stack.stop();
+}
+
+async function scenario(
+  name: string,
+  sessionCount: number,
+  turns: number,
+  pace: TurnPace,
+  { idle = 0, quiet = false, profile = false }: { idle?: number; quiet?: boolean; profile?: boolean },
+): Promise<ScenarioFigures> {
+  const { info } = stack;
+  const sessions: Session[] = [];
+  for (let i = 0; i < sessionCount; i += OPEN_PARALLEL) {
+    const batch = Math.min(OPEN_PARALLEL, sessionCount - i);
+    sessions.push(...(await Promise.all(Array.from({ length: batch }, () => openSession(info.workerUrl, info.publicKey, info.origin)))));
+  }
+  const recorder = profile ? await startCpuProfile(info.inspectorPort) : undefined;
+  const startedAt = nowMs();
+  const cpuFrom = sampleCpu(info.wranglerPid);
+  const perSession = await Promise.all(
+    sessions.map(async (session) => {
+      const results: TurnResult[] = [];
+      for (let turn = 1; turn <= turns; turn++) {
+        if (turn > 1) await sleep(PAUSE_BETWEEN_TURNS_MS);
+        results.push(await runTurn(info.workerUrl, info.origin, session, turn, pace));
+      }
+      return results;
+    }),
+  );
+  // The turn's last writes (lock release, stored reply) precede `finish`; this catches stragglers.
+  await sleep(PAUSE_BETWEEN_TURNS_MS);
+  const cpuTo = sampleCpu(info.wranglerPid);
+  if (recorder) {
+    const path = resolve(root, ".parley/bench", `profile-${Date.now()}.cpuprofile`);
+    const profileData = await recorder.stop();
+    mkdirSync(resolve(root, ".parley/bench"), { recursive: true });
+    writeFileSync(path, JSON.stringify(profileData));
+    console.log(`\nCPU profile of "${name}" (${path}):\n${summariseProfile(profileData)}\n`);
+  }
+
+  const turnResults = perSession.flat();
+  const [timings, upstashLog, neonLog] = await Promise.all([
+    getJson<ReplyTiming[]>(`${info.modelUrl}/__timings?since=${startedAt}`),
+    getJson<{ log: ShimRequestRecord[] }>(`${info.upstashUrl}/__stats?log&since=${startedAt}`).then((s) => s.log),
+    getJson<{ log: ShimRequestRecord[] }>(`${info.neonUrl}/__stats?log&since=${startedAt}`).then((s) => s.log),
+  ]);
+  const timed = pairTimings(turnResults, timings);
+  const failed = timed.filter((t) => t.turn.error !== undefined || t.overheadMs === undefined);
+  const ok = timed.filter((t) => !failed.includes(t));
+  const cpu = busyCpuMs(cpuFrom, cpuTo, idle);
+  const figures: ScenarioFigures = {
+    name,
+    turns: turnResults.length,
+    errors: failed.length,
+    errorSamples: [...new Set(failed.map((t) => t.turn.error ?? "no model timing"))].slice(0, 3),
+    overheadP50: percentile(ok.map((t) => t.overheadMs!), 50),
+    overheadP99: percentile(ok.map((t) => t.overheadMs!), 99),
+    lagP50: percentile(ok.map((t) => t.lagMs!), 50),
+    lagP99: percentile(ok.map((t) => t.lagMs!), 99),
+    cpuMsPerTurn: cpu.workerdMs / turnResults.length,
+    wranglerCpuMsPerTurn: cpu.wranglerMs / turnResults.length,
+    upstashPerTurn: upstashLog.length / turnResults.length,
+    neonPerTurn: neonLog.length / turnResults.length,
+    ...(sessionCount === 1 ? { phases: { upstash: phasesPerTurn(timed, upstashLog), neon: phasesPerTurn(timed, neonLog) } } : {}),
+  };
+  if (!quiet) log(`${name}: ${figures.turns} turns, ${figures.errors} errors, overhead p50 ${fmt(figures.overheadP50)} ms`);
+  return figures;
+}
+
+function printReport(results: ScenarioFigures[], perToken: { short: ScenarioFigures; long: ScenarioFigures; extraTokens: number }): void {
+  const { pace } = options;
+  console.log(`\nparley bench — fake model: TTFT ${pace.ttftMs} ms, ${pace.gapMs} ms between tokens, ${pace.tokens} tokens per reply`);
+  console.log(
+    "(overhead = client TTFT − model TTFT; lag = client's last token − model's last token; CPU = the Worker's workerd,\n" +
+      " idle subtracted; proxy CPU = wrangler dev's own processes, its proxy workerd included, which deployments do not have)\n",
+  );
+  const header = ["scenario", "turns", "errors", "overhead p50/p99 ms", "lag p50/p99 ms", "CPU ms/turn", "proxy CPU", "Upstash/turn", "Neon/turn"];
+  const rows = results.map((r) => [
+    r.name,
+    String(r.turns),
+    String(r.errors),
+    `${fmt(r.overheadP50)} / ${fmt(r.overheadP99)}`,
+    `${fmt(r.lagP50)} / ${fmt(r.lagP99)}`,
+    fmt(r.cpuMsPerTurn),
+    fmt(r.wranglerCpuMsPerTurn),
+    fmt(r.upstashPerTurn),
+    fmt(r.neonPerTurn),
+  ]);
+  printTable(header, rows);
+  for (const r of results.filter((r) => r.errors > 0)) console.log(`  errors in ${r.name}: ${r.errorSamples.join("; ")}`);
+
+  const base = results.find((r) => r.name === `N=1 M=${options.turns}`);
+  const slow = results.find((r) => r.name.includes("ms/store"));
+  if (base && slow) {
+    const trips = (slow.overheadP50 - base.overheadP50) / options.latencyMs;
+    console.log(
+      `\nsequential store round trips before the model: ≈ ${fmt(trips)} ` +
+        `(overhead p50 ${fmt(base.overheadP50)} ms at 0 ms, ${fmt(slow.overheadP50)} ms at +${options.latencyMs} ms per store request)`,
+    );
+  }
+  if (base?.phases) {
+    console.log(`\nstore requests per turn (N=1): before the model / while streaming / after the last token`);
+    for (const [store, phases] of Object.entries(base.phases)) {
+      const commands = Object.entries(phases.beforeCommands).map(([name, n]) => `${name}×${n}`).join(" ");
+      console.log(`  ${store.padEnd(8)} ${phases.before} / ${phases.streaming} / ${phases.after}   before the model: ${commands || "–"}`);
+    }
+  }
+  const perTokenMs = (perToken.long.cpuMsPerTurn - perToken.short.cpuMsPerTurn) / perToken.extraTokens;
+  console.log(
+    `\nWorker CPU per token: ≈ ${perTokenMs.toFixed(3)} ms (${perToken.short.name} vs ${perToken.long.name}); ` +
+      `per turn without tokens ≈ ${fmt(perToken.short.cpuMsPerTurn - perTokenMs * options.pace.tokens)} ms`,
+  );
+}
+
+function printTable(header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ");
+  console.log(line(header));
+  for (const row of rows) console.log(line(row));
+}
+
+async function startStack(): Promise<{ info: BenchStackInfo; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, ["--import", "tsx", resolve(import.meta.dirname, "stack.ts")], {
+    cwd: root,
+    stdio: ["pipe", "pipe", "inherit"],
+    env: { ...process.env, BENCH_PORT_BASE: flags["port-base"], SHIM_LATENCY_MS: "0" },
+  });
+  const exited = new Promise<void>((done) => child.once("exit", () => done()));
+  const firstLine = await new Promise<string>((done, fail) => {
+    createInterface({ input: child.stdout! }).once("line", done);
+    child.once("exit", (code) => fail(new Error(`the bench stack exited (code ${code}) before it was ready`)));
+  });
+  return {
+    info: JSON.parse(firstLine) as BenchStackInfo,
+    stop: async () => {
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+async function setShimLatency(ms: number): Promise<void> {
+  for (const url of [stack.info.upstashUrl, stack.info.neonUrl]) {
+    const res = await fetch(`${url}/__latency?ms=${ms}`, { method: "PUT" });
+    if (!res.ok) throw new Error(`setting the shim latency failed: ${res.status} (a shim without /__latency?)`);
+  }
+}
+
+async function getJson<T>(url: string): Promise<T> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`GET ${url}: ${res.status}`);
+  return (await res.json()) as T;
+}
+
+function fmt(value: number): string {
+  return Number.isNaN(value) ? "–" : value >= 100 ? value.toFixed(0) : value.toFixed(1);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((done) => setTimeout(done, ms));
+}
+
+function log(line: string): void {
+  console.error(`[bench] ${line}`);
+}
