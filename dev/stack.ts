@@ -4,7 +4,6 @@
  * `wrangler dev`. `--services-only` (`npm run services`) stops before wrangler.
  * Ctrl-C or SIGTERM stops everything it started and nothing else.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { copyFileSync, existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { applyMigrations } from "./migrate";
@@ -15,6 +14,7 @@ import { DEMO_API_KEY, seedDemo } from "./seed";
 import { createDatabase, ensurePostgres, ensureRedis, withDatabase, type Service } from "./services";
 import type { RunningShim } from "./shim-server";
 import { startUpstashShim } from "./upstash-shim";
+import { startWranglerDev, type WranglerDev } from "./wrangler";
 
 const root = resolve(import.meta.dirname, "..");
 const servicesOnly = process.argv.includes("--services-only");
@@ -75,12 +75,17 @@ try {
     console.log(`DATABASE_URL=${databaseUrl}\nNEON_LOCAL_ENDPOINT=${neon.url}/sql\nUPSTASH_REDIS_REST_URL=${upstash.url}`);
     log("services ready; Ctrl-C stops them");
   } else {
+    // wrangler dev takes from .dev.vars only the names in `[secrets] required` or `[vars]`:
+    // the optional OpenAI settings would never reach the Worker, so they are passed here.
+    const openaiBaseUrl = process.env.OPENAI_BASE_URL ?? devVars.OPENAI_BASE_URL;
     const wrangler = startWrangler({
       DATABASE_URL: databaseUrl,
       NEON_LOCAL_ENDPOINT: `${neon.url}/sql`,
       UPSTASH_REDIS_REST_URL: upstash.url,
+      ...(openaiKey ? { OPENAI_API_KEY: openaiKey } : {}),
+      ...(openaiBaseUrl ? { OPENAI_BASE_URL: openaiBaseUrl } : {}),
     });
-    await waitUntilReady(wrangler);
+    await wrangler.ready();
     console.log(`parley ready at http://127.0.0.1:${port}`);
   }
 } catch (error) {
@@ -120,54 +125,14 @@ function readDevVars(): Record<string, string> {
   return vars;
 }
 
-function startWrangler(vars: Record<string, string>): ChildProcess {
-  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--show-interactive-dev-session=false"];
-  for (const [key, value] of Object.entries(vars)) args.push("--var", `${key}:${value}`);
-  // Its own process group: wrangler ignores SIGTERM to its own pid, so the group is signalled.
-  const child = spawn("wrangler", args, {
-    cwd: root,
-    stdio: ["ignore", "inherit", "inherit"],
-    detached: true,
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
-  });
-  cleanups.push(() => stopGroup(child));
-  child.once("exit", (code) => {
+function startWrangler(vars: Record<string, string>): WranglerDev {
+  const wrangler = startWranglerDev({ root, port, vars });
+  cleanups.push(() => wrangler.stop());
+  wrangler.child.once("exit", (code) => {
     if (!stopping) {
       log(`wrangler dev exited (code ${code})`);
       void stop(code ?? 1);
     }
   });
-  return child;
-}
-
-async function stopGroup(child: ChildProcess): Promise<void> {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((done) => child.once("exit", () => done()));
-  const signal = (name: NodeJS.Signals) => {
-    try {
-      process.kill(-child.pid!, name);
-    } catch {
-      // The group is already gone.
-    }
-  };
-  signal("SIGTERM");
-  const timer = setTimeout(() => signal("SIGKILL"), 5_000);
-  await exited;
-  clearTimeout(timer);
-  signal("SIGKILL");
-}
-
-async function waitUntilReady(child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 90_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error("wrangler dev exited before it was ready");
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
-      if (res.ok) return;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((done) => setTimeout(done, 250));
-  }
-  throw new Error(`wrangler dev did not answer /readyz within 90 s on port ${port}`);
+  return wrangler;
 }
