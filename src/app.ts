@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "./env";
+import { isDatabaseUnavailable } from "./db/errors";
 import { ApiError } from "./errors";
 import { resolveModel, type ModelResolver } from "./model/provider";
 import { health } from "./routes/health";
@@ -30,6 +31,10 @@ export function createApp({ resolveModel: chooseModel = resolveModel }: AppOptio
     if (error instanceof HTTPException) {
       const code = error.status === 413 ? "payload_too_large" : error.status === 401 ? "unauthorized" : "invalid_request";
       return Response.json({ error: { code, message: error.message || "Bad request." } }, { status: error.status });
+    }
+    if (isDatabaseUnavailable(error)) {
+      console.error("database unavailable", String(error instanceof Error && error.cause ? error.cause : error));
+      return new ApiError("unavailable", { message: "The database is unreachable; retry shortly.", details: { store: "postgres" } }).toResponse();
     }
     console.error("unhandled error", error);
     return new ApiError("internal").toResponse();

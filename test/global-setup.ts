@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { createServer as createTcpServer, type Server } from "node:net";
 import { resolve } from "node:path";
 import type { TestProject } from "vitest/node";
 import { applyMigrations } from "../dev/migrate";
@@ -36,6 +37,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const cutSubscribeUpstash = await startUpstashShim({ redisUrl, token: UPSTASH_TOKEN, hangUpSubscriptions: true });
   const neon = await startNeonShim({});
   const slowNeon = await startNeonShim({ latencyMs: SLOW_NEON_LATENCY_MS });
+  const hanging = await startHangingServer();
   const fakeOpenAI = await startFakeOpenAI();
   const toolServer = await startToolServer();
   const mcpServer = await startDemoMcpServer();
@@ -44,6 +46,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("redisUrl", redisUrl);
   project.provide("neonEndpoint", `${neon.url}/sql`);
   project.provide("slowNeonEndpoint", `${slowNeon.url}/sql`);
+  project.provide("hangingUrl", hanging.url);
   project.provide("upstashUrl", upstash.url);
   project.provide("upstashToken", UPSTASH_TOKEN);
   project.provide("slowUpstashUrl", slowUpstash.url);
@@ -55,8 +58,27 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("mcpServerUrl", mcpServer.url);
 
   return async () => {
-    await Promise.all([upstash.close(), slowUpstash.close(), quietUpstash.close(), lateSubscribeUpstash.close(), cutSubscribeUpstash.close(), neon.close(), slowNeon.close(), fakeOpenAI.close(), toolServer.close(), mcpServer.close()]);
+    await Promise.all([upstash.close(), slowUpstash.close(), quietUpstash.close(), lateSubscribeUpstash.close(), cutSubscribeUpstash.close(), neon.close(), slowNeon.close(), hanging.close(), fakeOpenAI.close(), toolServer.close(), mcpServer.close()]);
     await dropDatabase(postgres.url, databaseName);
     await Promise.all([postgres.stop(), redis.stop()]);
+  };
+}
+
+/** A TCP server on loopback that accepts connections and never answers: a hung dependency. */
+async function startHangingServer(): Promise<{ url: string; close(): Promise<void> }> {
+  const sockets = new Set<import("node:net").Socket>();
+  const server: Server = createTcpServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolveListen) => server.listen(0, "127.0.0.1", resolveListen));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolveClose) => {
+        sockets.forEach((socket) => socket.destroy());
+        server.close(() => resolveClose());
+      }),
   };
 }

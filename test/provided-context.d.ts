@@ -12,6 +12,8 @@ declare module "vitest" {
     neonEndpoint: string;
     /** The same database behind a Neon shim that adds 400 ms to every request: delays a turn's writes. */
     slowNeonEndpoint: string;
+    /** A loopback server that accepts connections and never answers. */
+    hangingUrl: string;
     upstashUrl: string;
     upstashToken: string;
     /** The same Redis behind a shim that adds 300 ms to every request: makes races visible. */

@@ -5,11 +5,25 @@ import * as schema from "./schema";
 
 export type Database = ReturnType<typeof createDb>;
 
+/**
+ * Longest one Neon HTTP request may take, in ms, before it counts as Postgres being unavailable
+ * (503): a hung endpoint must become a fast, clear answer, not a request that never ends.
+ */
+export const DATABASE_REQUEST_TIMEOUT_MS = 2_500;
+
 /** A Drizzle client over Neon's HTTP driver; made per request (Workers forbid sharing I/O objects). */
 export function createDb(config: Pick<Config, "databaseUrl" | "neonLocalEndpoint">) {
   const endpoint = config.neonLocalEndpoint;
-  // The driver only has a process-wide endpoint setting. It is set only where the local shim is
-  // configured, which holds for every request of that deployment.
+  // The driver only has process-wide endpoint and fetch settings. The endpoint is set only where
+  // the local shim is configured, which holds for every request of that deployment; the fetch is
+  // the same everywhere.
   if (endpoint) neonConfig.fetchEndpoint = () => endpoint;
+  neonConfig.fetchFunction = fetchWithTimeout;
   return drizzle({ client: neon(config.databaseUrl), schema });
+}
+
+/** `fetch` bounded by {@link DATABASE_REQUEST_TIMEOUT_MS}; a timeout surfaces as the driver's `sourceError`. */
+function fetchWithTimeout(input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> {
+  const timeout = AbortSignal.timeout(DATABASE_REQUEST_TIMEOUT_MS);
+  return fetch(input, { ...init, signal: init.signal ? AbortSignal.any([init.signal, timeout]) : timeout });
 }

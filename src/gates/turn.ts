@@ -70,7 +70,11 @@ export async function judgeTurnWave(
   // 9
   if (!wave.lock.ok) {
     if (wave.lock.reason === "busy") throw new ApiError("turn_in_progress");
-    throw new ApiError("unavailable", { message: "The session lock store is unreachable; retry shortly.", cause: wave.lock.cause });
+    throw new ApiError("unavailable", {
+      message: "The session lock store is unreachable; retry shortly.",
+      details: { store: "redis" },
+      cause: wave.lock.cause,
+    });
   }
   const { lock } = wave.lock;
   // The fence: never judge 6–13 on a read older than the previous turn's final write.

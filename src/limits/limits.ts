@@ -139,7 +139,11 @@ export function rateLimitError(refusal: RateLimitRefusal): ApiError {
       headers: { "Retry-After": String(retryAfterSeconds) },
     });
   }
-  return new ApiError("unavailable", { message: "The rate limit store is unreachable; retry shortly.", cause: refusal.cause });
+  return new ApiError("unavailable", {
+    message: "The rate limit store is unreachable; retry shortly.",
+    details: { store: "redis" },
+    cause: refusal.cause,
+  });
 }
 
 type RatelimitResponse = Awaited<ReturnType<Ratelimit["limit"]>>;

@@ -35,7 +35,14 @@ export const widget = new Hono<AppEnv>()
       credentials: false,
     }),
   )
-  .use("*", bodyLimit({ maxSize: MAX_WIDGET_BODY_BYTES, onError: () => new ApiError("payload_too_large").toResponse() }))
+  .use(
+    "*",
+    bodyLimit({
+      maxSize: MAX_WIDGET_BODY_BYTES,
+      onError: () =>
+        new ApiError("payload_too_large", { message: `The request body is too large (at most ${MAX_WIDGET_BODY_BYTES / 1024} KB).` }).toResponse(),
+    }),
+  )
   .use("*", clients())
 
   .post("/session", createBodyGate(), sessionCreateGate(), async (c) =>
@@ -57,7 +64,7 @@ export const widget = new Hono<AppEnv>()
   .post("/session/:id/cancel", tokenGate(), sessionReadGate(), async (c) => {
     if (!c.var.session) throw new ApiError("session_not_found");
     const turnInFlight = await requestCancel(c.var.redis, c.var.claims.sid).catch((cause: unknown) => {
-      throw new ApiError("unavailable", { message: "The turn store is unreachable; retry shortly.", cause });
+      throw new ApiError("unavailable", { message: "The turn store is unreachable; retry shortly.", details: { store: "redis" }, cause });
     });
     return c.json({ sessionId: c.var.claims.sid, turnInFlight }, 202);
   })
