@@ -1,15 +1,17 @@
 import { z } from "zod";
+import { refineStorableJson, storableString } from "../storable-text";
 
 /** Largest `metadata` object a session may carry, in bytes of JSON. */
 export const MAX_METADATA_BYTES = 8_192;
 
 /** The body of `POST /v1/widget/session`. */
 export const createSessionBody = z.object({
-  publicKey: z.string().min(1, "publicKey is required").max(200),
-  templateVars: z.record(z.string(), z.unknown()).default({}),
+  publicKey: storableString().min(1, "publicKey is required").max(200),
+  templateVars: z.record(z.string(), z.unknown()).default({}).superRefine((value, ctx) => refineStorableJson(value, ctx)),
   metadata: z
     .record(z.string(), z.unknown())
     .default({})
+    .superRefine((value, ctx) => refineStorableJson(value, ctx))
     .refine((value) => new TextEncoder().encode(JSON.stringify(value)).length <= MAX_METADATA_BYTES, {
       message: `metadata must be at most ${MAX_METADATA_BYTES} bytes of JSON`,
     }),

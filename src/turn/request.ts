@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { storableString } from "../storable-text";
 
 /** The body of `POST /v1/widget/session/:id/message`. */
 export const messageBody = z.object({
@@ -8,8 +9,7 @@ export const messageBody = z.object({
     .min(1, "id is required: a client message id, unique per session")
     .max(128)
     .regex(/^[\w\-:.]+$/, "id may contain letters, digits, _ - : . only"),
-  text: z
-    .string()
+  text: storableString()
     .min(1, "text must not be empty")
     .max(4000, "text must be at most 4000 characters")
     .refine((text) => text.trim().length > 0, "text must not be blank"),
