@@ -19,6 +19,23 @@ export default defineConfig({
         },
       },
       {
+        test: {
+          name: "widget",
+          include: ["widget/test/**/*.test.ts"],
+          environment: "node",
+        },
+      },
+      {
+        test: {
+          name: "browser",
+          include: ["test/browser/**/*.test.ts"],
+          environment: "node",
+          // Starts its own stack (wrangler dev ~10 s on 2 cores) and one Chromium.
+          testTimeout: 60_000,
+          hookTimeout: 180_000,
+        },
+      },
+      {
         plugins: [
           cloudflareTest(({ inject }) => ({
             wrangler: { configPath: "./wrangler.toml" },

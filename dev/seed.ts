@@ -20,6 +20,8 @@ export interface SeedOptions {
   databaseUrl: string;
   /** Port the Worker listens on: both `http://localhost:PORT` and `http://127.0.0.1:PORT` are allowed origins. */
   port: number;
+  /** Further allowed origins (the demo shop's). */
+  shopOrigins?: string[];
   /** The model the demo templates use. */
   model: ModelSettings;
   /** Base URL of the demo merchant API (`dev/demo-api.ts`). */
@@ -34,10 +36,10 @@ const DEMO_TENANT = "tenant_local_demo";
  * Upserts the local demo: widgets `pk_local_demo` (LLM greeting), `pk_local_static` (fixed
  * greeting) and `pk_local_tools` (a two-node flow with an HTTP tool and an MCP server).
  */
-export async function seedDemo({ databaseUrl, port, model, demoApiUrl, mcpUrl }: SeedOptions): Promise<void> {
+export async function seedDemo({ databaseUrl, port, shopOrigins = [], model, demoApiUrl, mcpUrl }: SeedOptions): Promise<void> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
   const db = drizzle({ client: pool });
-  const origins = [`http://localhost:${port}`, `http://127.0.0.1:${port}`];
+  const origins = [`http://localhost:${port}`, `http://127.0.0.1:${port}`, ...shopOrigins];
   const demoTemplates: NewTemplate[] = [
     {
       id: DEMO_IDS.llmTemplate,

@@ -6,6 +6,8 @@
  */
 import { copyFileSync, existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { buildWidget } from "./build-widget";
+import { startDemoShop } from "./demo-shop";
 import { applyMigrations } from "./migrate";
 import { startNeonShim } from "./neon-shim";
 import { startDemoApi } from "./demo-api";
@@ -19,6 +21,7 @@ import { startWranglerDev, type WranglerDev } from "./wrangler";
 const root = resolve(import.meta.dirname, "..");
 const servicesOnly = process.argv.includes("--services-only");
 const port = Number(process.env.PORT ?? 8787);
+const shopPort = Number(process.env.DEMO_SHOP_PORT ?? 8075);
 const latencyMs = Number(process.env.SHIM_LATENCY_MS ?? 0);
 const log = (line: string) => console.log(`[parley] ${line}`);
 
@@ -56,6 +59,8 @@ try {
   await seedDemo({
     databaseUrl,
     port,
+    // The demo shop's pages are served as http://localhost:<shopPort>, another origin than the API.
+    shopOrigins: [`http://localhost:${shopPort}`],
     demoApiUrl: demoApi.url,
     mcpUrl: mcp.url,
     model: openaiKey
@@ -75,6 +80,8 @@ try {
     console.log(`DATABASE_URL=${databaseUrl}\nNEON_LOCAL_ENDPOINT=${neon.url}/sql\nUPSTASH_REDIS_REST_URL=${upstash.url}`);
     log("services ready; Ctrl-C stops them");
   } else {
+    const widget = await buildWidget();
+    log(`widget.js ${widget.version} built (${widget.gzipBytes} bytes gzip)`);
     // wrangler dev takes from .dev.vars only the names in `[secrets] required` or `[vars]`:
     // the optional OpenAI settings would never reach the Worker, so they are passed here.
     const openaiBaseUrl = process.env.OPENAI_BASE_URL ?? devVars.OPENAI_BASE_URL;
@@ -86,7 +93,8 @@ try {
       ...(openaiBaseUrl ? { OPENAI_BASE_URL: openaiBaseUrl } : {}),
     });
     await wrangler.ready();
-    console.log(`parley ready at http://127.0.0.1:${port}`);
+    const shop = trackShim(await startDemoShop({ port: shopPort, apiOrigin: `http://127.0.0.1:${port}` }));
+    console.log(`parley ready at http://127.0.0.1:${port} · demo shop at ${shop.url}`);
   }
 } catch (error) {
   console.error(`[parley] ${error instanceof Error ? error.message : String(error)}`);

@@ -1,0 +1,134 @@
+/** parley's widget API (`/v1/widget`), as the browser calls it. Failures are values. */
+
+/** Why a call did not succeed: an HTTP error with parley's error body, or no answer at all. */
+export type ApiFailure =
+  | { kind: "http"; status: number; code: string; message: string; retryAfterSeconds?: number }
+  | { kind: "network" };
+
+export type ApiResult<T> = { ok: true; value: T } | { ok: false; failure: ApiFailure };
+
+/** The answer of `POST /session`. */
+export interface CreatedSession {
+  sessionId: string;
+  token: string;
+  /** ISO time the token expires. */
+  expiresAt: string;
+  greeting: string | null;
+  initialTurn: "llm" | null;
+  quickReplies: string[];
+  textInput: boolean;
+}
+
+/** A message of `GET /session/:id`. */
+export interface StoredMessage {
+  id: string;
+  idx: number;
+  role: "user" | "assistant" | "system";
+  text: string;
+  parts: Array<Record<string, unknown>>;
+  status: string;
+}
+
+/** The answer of `GET /session/:id`. */
+export interface SessionState {
+  sessionId: string;
+  status: "active" | "ended";
+  quickReplies: string[];
+  textInput: boolean;
+  messages: StoredMessage[];
+}
+
+export interface SessionCredentials {
+  sessionId: string;
+  token: string;
+}
+
+/** A client of one parley deployment's widget API. */
+export class WidgetApi {
+  readonly #base: string;
+
+  /** @param base the API root, e.g. `https://parley.example/v1/widget` */
+  constructor(base: string) {
+    this.#base = base.replace(/\/$/, "");
+  }
+
+  createSession(body: { publicKey: string; templateVars: Record<string, string>; metadata: Record<string, unknown> }): Promise<ApiResult<CreatedSession>> {
+    return this.#json<CreatedSession>("/session", { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } });
+  }
+
+  getSession({ sessionId, token }: SessionCredentials): Promise<ApiResult<SessionState>> {
+    return this.#json<SessionState>(`/session/${encodeURIComponent(sessionId)}`, { headers: bearer(token) });
+  }
+
+  /**
+   * Starts a turn and answers its SSE response once the headers are in; the body is the
+   * stream. `signal` aborts the request (and the stream).
+   */
+  startTurn(
+    { sessionId, token }: SessionCredentials,
+    turn: { kind: "initial" } | { kind: "message"; id: string; text: string },
+    signal?: AbortSignal,
+  ): Promise<ApiResult<ReadableStream<Uint8Array>>> {
+    const path = `/session/${encodeURIComponent(sessionId)}/${turn.kind === "initial" ? "initial-turn" : "message"}`;
+    const init: RequestInit =
+      turn.kind === "initial"
+        ? { method: "POST", headers: bearer(token), signal }
+        : { method: "POST", headers: { ...bearer(token), "content-type": "application/json" }, body: JSON.stringify({ id: turn.id, text: turn.text }), signal };
+    return this.#call(path, init, async (res) => {
+      if (!res.body) throw new TypeError("the turn answered without a body");
+      return res.body;
+    });
+  }
+
+  cancel({ sessionId, token }: SessionCredentials): Promise<ApiResult<unknown>> {
+    return this.#json(`/session/${encodeURIComponent(sessionId)}/cancel`, { method: "POST", headers: bearer(token) });
+  }
+
+  end({ sessionId, token }: SessionCredentials): Promise<ApiResult<unknown>> {
+    return this.#json(`/session/${encodeURIComponent(sessionId)}/end`, { method: "POST", headers: bearer(token) });
+  }
+
+  #json<T>(path: string, init: RequestInit): Promise<ApiResult<T>> {
+    return this.#call(path, init, (res) => res.json() as Promise<T>);
+  }
+
+  async #call<T>(path: string, init: RequestInit, read: (res: Response) => Promise<T>): Promise<ApiResult<T>> {
+    let res: Response;
+    try {
+      // No cookies: the token is the only credential, and no-store keeps state answers fresh.
+      res = await fetch(this.#base + path, { ...init, credentials: "omit", cache: "no-store" });
+    } catch {
+      return { ok: false, failure: { kind: "network" } };
+    }
+    if (!res.ok) return { ok: false, failure: await httpFailure(res) };
+    try {
+      return { ok: true, value: await read(res) };
+    } catch {
+      return { ok: false, failure: { kind: "network" } };
+    }
+  }
+}
+
+function bearer(token: string): Record<string, string> {
+  return { authorization: `Bearer ${token}` };
+}
+
+async function httpFailure(res: Response): Promise<ApiFailure> {
+  let code = "unknown";
+  let message = res.statusText;
+  try {
+    const body = (await res.json()) as { error?: { code?: unknown; message?: unknown } };
+    if (typeof body.error?.code === "string") code = body.error.code;
+    if (typeof body.error?.message === "string") message = body.error.message;
+  } catch {
+    // Not parley's JSON (a proxy's page): the status alone decides.
+  }
+  const retryAfter = Number(res.headers.get("retry-after"));
+  return {
+    kind: "http",
+    status: res.status,
+    code,
+    message,
+    ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterSeconds: retryAfter } : {}),
+  };
+}

@@ -1,0 +1,307 @@
+import type { ApiFailure, CreatedSession, SessionCredentials, SessionState, WidgetApi } from "./api";
+import { markdownToText } from "./markdown";
+import { applyPart, emptyReply, finishReply, replyText, segmentsFromParts, type Reply } from "./reply";
+import { describeFailure, describeStreamError } from "./sentences";
+import type { ConversationStore } from "./storage";
+import { readStreamParts } from "./stream-reader";
+import type { ChatView } from "./view";
+
+/** How long to wait before the one retry of a turn refused with `turn_in_progress`, in ms. */
+export const TURN_IN_PROGRESS_RETRY_MS = 1_500;
+
+export interface ChatOptions {
+  api: WidgetApi;
+  store: ConversationStore;
+  publicKey: string;
+  /** Template variables and metadata for the next session (data-var-* merged with `Parley.boot`). */
+  sessionInput(): { templateVars: Record<string, string>; metadata: Record<string, unknown> };
+  /** The widget cannot work here (origin not allowed, unknown key): remove it and say why. */
+  disable(reason: string): void;
+}
+
+type Turn = { kind: "initial" } | { kind: "message"; id: string; text: string };
+
+/**
+ * One visitor's conversation with a widget: creates the session on first open, restores it
+ * after a reload, runs turns and streams replies into the view, and turns every failure into a
+ * notice the visitor can act on.
+ */
+export class Chat {
+  readonly #options: ChatOptions;
+  #view!: ChatView;
+  #session: SessionCredentials | null = null;
+  #isOpen = false;
+  /** The session is being created or restored: one at a time. */
+  #starting: Promise<void> | null = null;
+  #streaming: { abort: AbortController; stopRequested: boolean } | null = null;
+  /** What the notice's button does. */
+  #remedy: (() => void) | null = null;
+
+  constructor(options: ChatOptions) {
+    this.#options = options;
+  }
+
+  attach(view: ChatView): void {
+    this.#view = view;
+  }
+
+  /**
+   * On page load: the stored conversation, if any, comes back (`GET /session/:id`). An expired
+   * token or an ended session is forgotten; the next open starts a new one. Costs no session.
+   */
+  restore(): Promise<void> {
+    const stored = this.#options.store.load();
+    if (!stored) return Promise.resolve();
+    this.#starting = this.#restore(stored, stored.open === true).finally(() => (this.#starting = null));
+    return this.#starting;
+  }
+
+  async open(): Promise<void> {
+    if (this.#isOpen) return;
+    this.#isOpen = true;
+    this.#view.open();
+    this.#remember();
+    if (this.#starting) await this.#starting;
+    if (!this.#session && this.#isOpen) await this.#start();
+  }
+
+  close(returnFocus = true): void {
+    if (!this.#isOpen) return;
+    this.#isOpen = false;
+    this.#view.close(returnFocus);
+    this.#remember();
+  }
+
+  /** Ends the current conversation (`/end`) and starts another. */
+  async newConversation(): Promise<void> {
+    if (this.#starting) await this.#starting;
+    const session = this.#session;
+    this.#streaming?.abort.abort();
+    this.#session = null;
+    this.#options.store.clear();
+    this.#view.clearTranscript();
+    this.#view.setStreaming(false);
+    // The old conversation is over for the visitor even if /end does not get through.
+    if (session) await this.#options.api.end(session);
+    if (this.#isOpen) await this.#start();
+  }
+
+  /** Sends the visitor's message and streams the reply. */
+  async send(text: string): Promise<void> {
+    if (this.#streaming) return;
+    if (this.#starting) await this.#starting;
+    if (!this.#session) {
+      await this.#start();
+      if (!this.#session) {
+        this.#view.restoreDraft(text);
+        return;
+      }
+    }
+    const turn: Turn = { kind: "message", id: newMessageId(), text };
+    const bubble = this.#view.addUserMessage(text);
+    const ok = await this.#runTurn(turn);
+    if (!ok) {
+      bubble.remove();
+      this.#view.restoreDraft(text);
+    }
+  }
+
+  /** Asks the server to stop the reply in flight; the stream then ends as stopped. */
+  async stop(): Promise<void> {
+    const streaming = this.#streaming;
+    if (!streaming || streaming.stopRequested || !this.#session) return;
+    streaming.stopRequested = true;
+    const result = await this.#options.api.cancel(this.#session);
+    // Without the server's word the stream would go on: stop reading it here.
+    if (!result.ok) streaming.abort.abort();
+  }
+
+  /** The notice's button: retry, or start a new conversation. */
+  remedy(): void {
+    const remedy = this.#remedy;
+    this.#remedy = null;
+    this.#view.showNotice(null);
+    remedy?.();
+  }
+
+  async #restore(stored: SessionCredentials, reopen: boolean): Promise<void> {
+    const result = await this.#options.api.getSession(stored);
+    if (!result.ok) {
+      // An expired token, an unknown session: forget it. Unreachable: keep it for the next load.
+      if (result.failure.kind === "http" && result.failure.status < 500) this.#options.store.clear();
+      if (result.failure.kind === "http" && result.failure.code === "origin_not_allowed") this.#refuseOrigin();
+      return;
+    }
+    if (result.value.status !== "active") {
+      this.#options.store.clear();
+      return;
+    }
+    this.#session = { sessionId: stored.sessionId, token: stored.token };
+    this.#showState(result.value);
+    if (reopen) queueMicrotask(() => void this.open());
+    // Restored before its greeting was written (a reload mid initial turn): write it now.
+    if (result.value.messages.length === 0) void this.#runTurn({ kind: "initial" }, { quietConflict: true });
+  }
+
+  #showState(state: SessionState): void {
+    this.#view.setQuickReplies(state.quickReplies);
+    this.#view.setTextInput(state.textInput);
+    for (const message of state.messages) {
+      if (message.role === "user") this.#view.addUserMessage(message.text);
+      else if (message.role === "assistant") {
+        const status = message.status === "canceled" ? "stopped" : message.status === "interrupted" ? "cut" : "complete";
+        this.#view.addAssistantMessage().update({ segments: segmentsFromParts(message.parts), status });
+      }
+    }
+  }
+
+  /** Creates the session (first open), shows the greeting or streams the model's. */
+  #start(): Promise<void> {
+    if (this.#starting) return this.#starting;
+    this.#starting = this.#create().finally(() => (this.#starting = null));
+    return this.#starting;
+  }
+
+  async #create(): Promise<void> {
+    const { api, publicKey } = this.#options;
+    const result = await api.createSession({ publicKey, ...this.#options.sessionInput() });
+    if (!result.ok) {
+      this.#createFailed(result.failure);
+      return;
+    }
+    const created: CreatedSession = result.value;
+    this.#session = { sessionId: created.sessionId, token: created.token };
+    this.#options.store.save({ sessionId: created.sessionId, token: created.token, expiresAt: created.expiresAt, open: this.#isOpen });
+    this.#view.showNotice(null);
+    this.#view.setQuickReplies(created.quickReplies);
+    this.#view.setTextInput(created.textInput);
+    this.#view.focusComposer();
+    if (created.greeting) {
+      this.#view.addAssistantMessage().update({ segments: [{ kind: "text", id: "greeting", text: created.greeting }], status: "complete" });
+      this.#view.announce(markdownToText(created.greeting));
+    } else if (created.initialTurn === "llm") {
+      // Not awaited: the visitor may type while the greeting streams.
+      void this.#runTurn({ kind: "initial" }, { quietConflict: true });
+    }
+  }
+
+  #createFailed(failure: ApiFailure): void {
+    if (failure.kind === "http" && failure.code === "origin_not_allowed") return this.#refuseOrigin();
+    if (failure.kind === "http" && failure.code === "widget_not_found") {
+      return this.#options.disable(
+        `parley: no active widget has the public key "${this.#options.publicKey}". Check the data-public-key attribute of the widget's <script> tag.`,
+      );
+    }
+    this.#notify(describeFailure(failure), () => void this.#start());
+  }
+
+  #refuseOrigin(): void {
+    const origin = location.origin;
+    this.#options.disable(
+      `parley: this page's origin ${origin} is not on the allowed origins of widget "${this.#options.publicKey}", so the chat is hidden. ` +
+        `Add ${origin} to the widget's allowed origins.`,
+    );
+  }
+
+  /**
+   * Runs one turn and streams its reply into a new bubble. Answers false when the turn was
+   * refused before it started (the message was not taken), true once a stream was read.
+   */
+  async #runTurn(turn: Turn, { quietConflict = false, attempt = 0 } = {}): Promise<boolean> {
+    const session = this.#session;
+    if (!session || this.#streaming) return false;
+    const streaming = { abort: new AbortController(), stopRequested: false };
+    this.#streaming = streaming;
+    this.#view.showNotice(null);
+    this.#view.setStreaming(true);
+    const bubble = this.#view.addAssistantMessage();
+
+    const result = await this.#options.api.startTurn(session, turn, streaming.abort.signal);
+    if (!result.ok) {
+      bubble.remove();
+      this.#streaming = null;
+      this.#view.setStreaming(false);
+      return this.#turnRefused(turn, result.failure, { quietConflict, attempt });
+    }
+
+    let reply: Reply = emptyReply();
+    let frame = 0;
+    const render = () => {
+      frame = 0;
+      bubble.update(reply);
+    };
+    try {
+      for await (const part of readStreamParts(result.value)) {
+        reply = applyPart(reply, part);
+        // One render per frame however fast tokens arrive.
+        frame ||= requestAnimationFrame(render);
+      }
+    } catch {
+      // The stream broke (network) or was aborted by a Stop the server did not hear.
+    }
+    cancelAnimationFrame(frame);
+    reply = finishReply(reply);
+    if (reply.status === "cut" && streaming.stopRequested) reply = { ...reply, status: "stopped" };
+    bubble.update(reply);
+    if (!reply.segments.length && reply.status === "failed") bubble.remove();
+
+    this.#streaming = null;
+    this.#view.setStreaming(false);
+    const text = replyText(reply);
+    if (reply.status === "failed") {
+      const sentence = describeStreamError(reply.errorText ?? "");
+      this.#view.showNotice({ text: sentence, remedy: "none" });
+      this.#view.announce(sentence);
+    } else if (text) {
+      this.#view.announce(reply.status === "stopped" ? `${text} (stopped)` : text);
+    }
+    this.#view.focusComposer();
+    return true;
+  }
+
+  #turnRefused(turn: Turn, failure: ApiFailure, { quietConflict, attempt }: { quietConflict: boolean; attempt: number }): boolean {
+    if (failure.kind === "http") {
+      // The greeting was already written (another tab) or is being written: nothing to show.
+      if (quietConflict && (failure.code === "session_not_fresh" || failure.code === "turn_in_progress")) return true;
+      if (failure.code === "turn_in_progress" && attempt === 0) {
+        setTimeout(() => void this.#retryTurn(turn, attempt + 1), TURN_IN_PROGRESS_RETRY_MS);
+        return true;
+      }
+      if (failure.code === "session_ended" || failure.code === "invalid_token" || failure.code === "session_not_found") {
+        this.#options.store.clear();
+        this.#session = null;
+      }
+      if (failure.code === "origin_not_allowed") {
+        this.#refuseOrigin();
+        return false;
+      }
+    }
+    const notice = describeFailure(failure);
+    this.#notify(notice, () => (notice.remedy === "retry" ? void this.#retryTurn(turn, 0) : void this.newConversation()));
+    // A retry keeps the visitor's bubble; otherwise the text goes back into the input.
+    return notice.remedy === "retry" && turn.kind === "message";
+  }
+
+  /** Runs `turn` again (same message id: a reply that was stored meanwhile is replayed, not rerun). */
+  async #retryTurn(turn: Turn, attempt: number): Promise<void> {
+    const ok = await this.#runTurn(turn, { attempt });
+    if (!ok && turn.kind === "message") this.#view.restoreDraft(turn.text);
+  }
+
+  #notify(notice: ReturnType<typeof describeFailure>, remedy: () => void): void {
+    this.#remedy = notice.remedy === "none" ? null : notice.remedy === "retry" ? remedy : () => void this.newConversation();
+    this.#view.showNotice(notice);
+    this.#view.announce(notice.text);
+  }
+
+  #remember(): void {
+    const stored = this.#options.store.load();
+    if (stored) this.#options.store.save({ ...stored, open: this.#isOpen });
+  }
+}
+
+/** A client message id: 128 random bits, hex (crypto.randomUUID needs a secure context). */
+function newMessageId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return `m_${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+}

@@ -1,0 +1,114 @@
+/**
+ * widget.js: the script a merchant embeds. It reads its options from its own `<script>` tag,
+ * mounts `<parley-chat>` (open shadow root) and exposes `window.Parley`, replaying calls the
+ * page queued before it loaded. Nothing else becomes global.
+ */
+import { WidgetApi } from "./api";
+import { Chat } from "./chat";
+import { findOwnScript, readOptions, type WidgetOptions } from "./options";
+import { ConversationStore } from "./storage";
+import { textColorOn } from "./styles";
+import { ChatView } from "./view";
+
+/** Set by the build: the bundle's content hash. */
+declare const __PARLEY_VERSION__: string;
+
+/** What `Parley.boot` takes: merged into the next session's `templateVars` and `metadata`. */
+export interface BootOptions {
+  templateVars?: Record<string, string>;
+  metadata?: Record<string, unknown>;
+}
+
+/** `window.Parley`. */
+export interface ParleyApi {
+  readonly version: string;
+  boot(options?: BootOptions): void;
+  open(): void;
+  close(): void;
+  newConversation(): void;
+}
+
+type QueuedCall = [name: string, args: unknown[]];
+type Stub = Partial<Record<keyof ParleyApi, unknown>> & { q?: QueuedCall[] };
+
+declare global {
+  interface Window {
+    Parley?: ParleyApi | Stub;
+  }
+}
+
+const ELEMENT = "parley-chat";
+
+function start(): void {
+  const existing = window.Parley;
+  if (existing && "version" in existing) return; // loaded twice: the first copy serves
+  const script = findOwnScript();
+  let options: WidgetOptions;
+  try {
+    if (!script) throw new Error("parley: could not find the widget's <script> tag.");
+    options = readOptions(script);
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : error);
+    return;
+  }
+  const queued = (existing as Stub | undefined)?.q ?? [];
+  const boot: Required<BootOptions> = { templateVars: { ...options.templateVars }, metadata: {} };
+
+  let host: HTMLElement | null = null;
+  const chat = new Chat({
+    api: new WidgetApi(options.apiBase),
+    store: new ConversationStore(options.publicKey),
+    publicKey: options.publicKey,
+    sessionInput: () => ({ templateVars: { ...boot.templateVars }, metadata: { ...boot.metadata } }),
+    disable(reason) {
+      console.error(reason);
+      host?.remove();
+      host = null;
+    },
+  });
+
+  const api: ParleyApi = {
+    version: __PARLEY_VERSION__,
+    boot(next = {}) {
+      Object.assign(boot.templateVars, next.templateVars);
+      Object.assign(boot.metadata, next.metadata);
+    },
+    open: () => void (host && chat.open()),
+    close: () => host && chat.close(false),
+    newConversation: () => void (host && chat.newConversation()),
+  };
+  window.Parley = api;
+
+  const mount = () => {
+    if (!customElements.get(ELEMENT)) customElements.define(ELEMENT, class extends HTMLElement {});
+    host = document.createElement(ELEMENT);
+    host.dataset.position = options.position;
+    if (options.accent) {
+      host.style.setProperty("--parley-accent", options.accent);
+      const onAccent = textColorOn(options.accent);
+      if (onAccent) host.style.setProperty("--parley-on-accent", onAccent);
+    }
+    const view = new ChatView(host, { title: options.title }, {
+      open: () => void chat.open(),
+      close: () => chat.close(true),
+      send: (text) => void chat.send(text),
+      stop: () => void chat.stop(),
+      newConversation: () => void chat.newConversation(),
+      remedy: () => chat.remedy(),
+    });
+    chat.attach(view);
+    document.body.append(host);
+    // Restoring first: a queued open() then waits for the stored conversation instead of starting one.
+    const restored = chat.restore();
+    for (const [name, args] of queued) {
+      const method = api[name as keyof ParleyApi];
+      if (typeof method === "function") (method as (...a: unknown[]) => void).apply(api, args);
+      else console.warn(`parley: unknown call Parley.${name}()`);
+    }
+    void restored.then(() => options.openOnLoad && api.open());
+  };
+  if (document.body) mount();
+  else document.addEventListener("DOMContentLoaded", mount, { once: true });
+}
+
+start();

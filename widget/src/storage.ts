@@ -1,0 +1,53 @@
+/** The visitor's conversation, kept in `localStorage` per public key so a reload keeps it. */
+export interface StoredConversation {
+  sessionId: string;
+  token: string;
+  /** ISO time the token expires. */
+  expiresAt: string;
+  /** Whether the panel was open, so a reload opens it again. */
+  open?: boolean;
+}
+
+const PREFIX = "parley:";
+
+/** Reads, writes and forgets the stored conversation of one widget. Storage may be blocked: then nothing is kept. */
+export class ConversationStore {
+  readonly #key: string;
+
+  constructor(publicKey: string) {
+    this.#key = PREFIX + publicKey;
+  }
+
+  /** The stored conversation, or null when there is none, it is unreadable, or its token expired. */
+  load(now = Date.now()): StoredConversation | null {
+    try {
+      const raw = localStorage.getItem(this.#key);
+      if (!raw) return null;
+      const value = JSON.parse(raw) as Partial<StoredConversation>;
+      if (typeof value.sessionId !== "string" || typeof value.token !== "string" || typeof value.expiresAt !== "string") return null;
+      if (!(Date.parse(value.expiresAt) > now)) {
+        this.clear();
+        return null;
+      }
+      return value as StoredConversation;
+    } catch {
+      return null;
+    }
+  }
+
+  save(conversation: StoredConversation): void {
+    try {
+      localStorage.setItem(this.#key, JSON.stringify(conversation));
+    } catch {
+      // Storage full or blocked: the conversation lasts as long as the page.
+    }
+  }
+
+  clear(): void {
+    try {
+      localStorage.removeItem(this.#key);
+    } catch {
+      // Blocked storage holds nothing to clear.
+    }
+  }
+}
