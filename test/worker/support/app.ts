@@ -16,9 +16,11 @@ export interface Call {
 /** One request to the Worker, as a widget on `ORIGIN` would send it. */
 export async function call(
   path: string,
-  { token, json, headers, method, signal, env: envOverride, app = worker }: {
+  { token, json, body, headers, method, signal, env: envOverride, app = worker }: {
     token?: string;
     json?: unknown;
+    /** A raw body, sent as is (e.g. malformed JSON); `json` wins when both are given. */
+    body?: string;
     headers?: Record<string, string>;
     method?: string;
     signal?: AbortSignal;
@@ -38,7 +40,7 @@ export async function call(
       ...(token ? { authorization: `Bearer ${token}` } : {}),
       ...headers,
     },
-    ...(json === undefined ? {} : { body: JSON.stringify(json) }),
+    ...(json !== undefined ? { body: JSON.stringify(json) } : body !== undefined ? { body } : {}),
     ...(signal ? { signal } : {}),
   });
   const res = await app.fetch(request, envOverride ? { ...env, ...envOverride } : env, ctx);
