@@ -1,5 +1,21 @@
 import { z } from "zod";
 import { ApiError, describeIssues } from "./errors";
+import { DEFAULT_REDIS_KEY_PREFIX, REDIS_KEY_PREFIX_PATTERN } from "./key-prefix";
+
+/**
+ * Secret values published in this repository (`.dev.vars.example`, the test run's secrets): a
+ * preview or production Worker refuses every one of them, so a deployment that was never given
+ * its own secrets fails on its first request (and its smoke test) instead of running with a
+ * key anyone can read.
+ */
+export const PUBLISHED_SECRET_VALUES: Readonly<Record<string, readonly string[]>> = {
+  UPSTASH_REDIS_REST_TOKEN: ["dev-upstash-token"],
+  SESSION_TOKEN_SECRET: ["local-dev-session-token-secret-change-me-32b", "test-session-token-secret-of-at-least-32-bytes"],
+  ADMIN_API_KEY: ["dev-admin-key", "test-admin-key-0123456789"],
+};
+
+/** Hosts of the local data plane; a deployed Worker refuses store URLs pointing at them. */
+const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
 const optionalUrl = z
   .string()
@@ -31,7 +47,13 @@ const configSchema = z
     TURN_DEADLINE_MS: intInRange(1_000, 600_000, 120_000),
     DISCONNECT_GRACE_MS: intInRange(1_000, 30_000, 25_000),
     DEV_MODEL_DELAY_MS: intInRange(0, 5_000, 40),
+    REDIS_KEY_PREFIX: z
+      .string()
+      .optional()
+      .transform((value) => value || DEFAULT_REDIS_KEY_PREFIX)
+      .pipe(z.string().regex(REDIS_KEY_PREFIX_PATTERN, "must be 1-64 letters, digits, '_' or '-'")),
   })
+  .superRefine(refuseDevelopmentSettingsWhenDeployed)
   .transform((env) => ({
     environment: env.ENVIRONMENT,
     databaseUrl: env.DATABASE_URL,
@@ -54,7 +76,41 @@ const configSchema = z
     disconnectGraceMs: env.DISCONNECT_GRACE_MS,
     /** Delay between words of the scripted dev model, in ms. */
     devModelDelayMs: env.DEV_MODEL_DELAY_MS,
+    /** Starts every Redis key and channel of this deployment (src/key-prefix.ts). */
+    redisKeyPrefix: env.REDIS_KEY_PREFIX,
   }));
+
+type ParsedBindings = {
+  ENVIRONMENT: "development" | "preview" | "production";
+  DATABASE_URL: string;
+  NEON_LOCAL_ENDPOINT?: string | undefined;
+  UPSTASH_REDIS_REST_URL: string;
+  REDIS_KEY_PREFIX: string;
+} & Record<string, unknown>;
+
+/**
+ * Outside development (preview, production) the Worker refuses what only makes sense locally:
+ * a published secret, a store on the loopback interface, the Neon shim, plain-HTTP Upstash, and
+ * for a preview the production key prefix (previews share a Redis; see the README's Deployment).
+ */
+function refuseDevelopmentSettingsWhenDeployed(env: ParsedBindings, ctx: z.RefinementCtx): void {
+  if (env.ENVIRONMENT === "development") return;
+  const refuse = (name: string, message: string) => ctx.addIssue({ code: "custom", path: [name], message });
+  for (const [name, published] of Object.entries(PUBLISHED_SECRET_VALUES)) {
+    const value = env[name];
+    if (typeof value === "string" && published.includes(value)) {
+      refuse(name, `is a development value published in the repository; set this deployment's own with \`wrangler secret put ${name}\``);
+    }
+  }
+  if (env.NEON_LOCAL_ENDPOINT !== undefined) refuse("NEON_LOCAL_ENDPOINT", "must be empty outside development");
+  for (const name of ["DATABASE_URL", "UPSTASH_REDIS_REST_URL"] as const) {
+    if (LOOPBACK_HOST.test(new URL(env[name]).hostname)) refuse(name, "points at this machine (a local development store)");
+  }
+  if (new URL(env.UPSTASH_REDIS_REST_URL).protocol !== "https:") refuse("UPSTASH_REDIS_REST_URL", "must be https outside development");
+  if (env.ENVIRONMENT === "preview" && env.REDIS_KEY_PREFIX === DEFAULT_REDIS_KEY_PREFIX) {
+    refuse("REDIS_KEY_PREFIX", `must not be "${DEFAULT_REDIS_KEY_PREFIX}" in a preview: each preview keeps to a prefix of its own`);
+  }
+}
 
 export type Config = z.infer<typeof configSchema>;
 

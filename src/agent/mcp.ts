@@ -2,6 +2,7 @@ import { createMCPClient, MCPClientError, type CallToolResult, type MCPClient } 
 import type { Redis } from "@upstash/redis/cloudflare";
 import { dynamicTool, jsonSchema, type JSONSchema7, type Tool } from "ai";
 import { z } from "zod";
+import { DEFAULT_REDIS_KEY_PREFIX } from "../key-prefix";
 import { DEFAULT_MAX_RESPONSE_BYTES, type McpServer } from "../templates/config";
 import { renderText, secretValues } from "../templates/render";
 import { abortable } from "./abort";
@@ -21,6 +22,8 @@ const TOOL_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 export interface McpToolsetOptions {
   /** For the discovery cache. */
   redis: Pick<Redis, "mget" | "set">;
+  /** The deployment's Redis key prefix (`config.redisKeyPrefix`). @default "parley" */
+  keyPrefix?: string;
   templateId: string;
   servers: McpServer[];
   /** Fill `{secret.NAME}` in header values. */
@@ -48,16 +51,20 @@ type ToolDefinition = z.infer<typeof toolDefinitionSchema>;
 const cachedToolsSchema = z.object({ tools: z.array(toolDefinitionSchema) });
 
 /**
- * Redis key of a server's discovered tools: `parley:mcp:tools:<templateId>:<serverName>:<hash>`,
+ * Redis key of a server's discovered tools: `<prefix>:mcp:tools:<templateId>:<serverName>:<hash>`,
  * the hash covering the URL and the header templates (not the rendered secrets), so editing
  * either misses the cache.
  */
-export async function mcpToolsCacheKey(templateId: string, server: Pick<McpServer, "name" | "url" | "headers">): Promise<string> {
+export async function mcpToolsCacheKey(
+  templateId: string,
+  server: Pick<McpServer, "name" | "url" | "headers">,
+  keyPrefix = DEFAULT_REDIS_KEY_PREFIX,
+): Promise<string> {
   const headers = Object.entries(server.headers).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const bytes = new TextEncoder().encode(JSON.stringify([server.url, headers]));
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   const hash = Array.from(digest.subarray(0, 6), (byte) => byte.toString(16).padStart(2, "0")).join("");
-  return `parley:mcp:tools:${templateId}:${server.name}:${hash}`;
+  return `${keyPrefix}:mcp:tools:${templateId}:${server.name}:${hash}`;
 }
 
 /**
@@ -68,6 +75,7 @@ export async function mcpToolsCacheKey(templateId: string, server: Pick<McpServe
  */
 export async function loadMcpTools({
   redis,
+  keyPrefix = DEFAULT_REDIS_KEY_PREFIX,
   templateId,
   servers,
   secrets,
@@ -79,7 +87,7 @@ export async function loadMcpTools({
   const connections = await Promise.all(
     servers.map(async (server) => ({
       ...openConnection(server, { secrets, redactor, templateId, timeoutMs: discoveryTimeoutMs }),
-      key: await mcpToolsCacheKey(templateId, server),
+      key: await mcpToolsCacheKey(templateId, server, keyPrefix),
     })),
   );
   const cached = await readCache(redis, connections.map((connection) => connection.key));

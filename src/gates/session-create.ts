@@ -22,9 +22,14 @@ export interface SessionCreateVariables {
  */
 export const sessionCreateGate = () =>
   createMiddleware<GateEnv<CreateBodyVariables & SessionCreateVariables>>(async function sessionCreateGate(c, next) {
-    const { db, redis, createBody } = c.var;
+    const { db, redis, config, createBody } = c.var;
     const [count, found] = await Promise.all([
-      countRateLimit(createRedisBatch(redis), { bucket: "session_create", widgetKey: createBody.publicKey, ipKey: clientIpKey(c.req.raw) }),
+      countRateLimit(createRedisBatch(redis), {
+        keyPrefix: config.redisKeyPrefix,
+        bucket: "session_create",
+        widgetKey: createBody.publicKey,
+        ipKey: clientIpKey(c.req.raw),
+      }),
       getWidgetWithTemplateByPublicKey(db, { publicKey: createBody.publicKey }),
     ]);
     c.set("opening", await judgeCreateWave({ count, found }, { origin: pageOrigin(c.req.raw), redis }));

@@ -34,6 +34,7 @@ export const turnGate = (kind: TurnKind) =>
       ipKey: clientIpKey(c.req.raw),
       historyLimit: config.historyLimit,
       lockTtlMs: config.turnDeadlineMs + LOCK_TTL_MARGIN_MS,
+      keyPrefix: config.redisKeyPrefix,
       ...(clientMessageId === undefined ? {} : { clientMessageId }),
     };
     const wave = await readTurnWave({ db, redis }, input);

@@ -1,5 +1,6 @@
 import { Ratelimit } from "@upstash/ratelimit";
 import { ApiError } from "../errors";
+import { DEFAULT_REDIS_KEY_PREFIX } from "../key-prefix";
 import type { BatchRedis } from "../redis-batch";
 
 /** The rate-limited actions: creating a session, and running a turn (both turn routes). */
@@ -17,8 +18,6 @@ export const AGGREGATE_LIMIT_FACTOR = 20;
  */
 export const RATE_LIMIT_TIMEOUT_MS = 1_500;
 
-const KEY_PREFIX = "parley:rl";
-
 /**
  * The limit each window counter is created with. Counting against a ceiling no widget limit can
  * reach (the column is a 32-bit integer) makes `remaining` give back the exact count, so the
@@ -27,6 +26,8 @@ const KEY_PREFIX = "parley:rl";
 const COUNTING_CEILING = 2_147_483_647;
 
 export interface CountRateLimitOptions {
+  /** The deployment's Redis key prefix (`config.redisKeyPrefix`). @default "parley" */
+  keyPrefix?: string;
   bucket: RateLimitBucket;
   /** The widget the limits belong to: its id, or its public key before the widget is read. */
   widgetKey: string;
@@ -38,7 +39,7 @@ export interface CountRateLimitOptions {
 
 /** One request counted in the current window, per client IP and widget-wide. */
 export type RateLimitCount =
-  | { ok: true; bucket: RateLimitBucket; widgetKey: string; perIp: WindowCount; widgetWide: WindowCount }
+  | { ok: true; keyPrefix: string; bucket: RateLimitBucket; widgetKey: string; perIp: WindowCount; widgetWide: WindowCount }
   | { ok: false; reason: "unavailable"; cause?: unknown };
 
 export interface WindowCount {
@@ -61,9 +62,9 @@ export type RateLimitOutcome =
  */
 export async function countRateLimit(
   redis: BatchRedis,
-  { bucket, widgetKey, ipKey, timeoutMs = RATE_LIMIT_TIMEOUT_MS }: CountRateLimitOptions,
+  { keyPrefix = DEFAULT_REDIS_KEY_PREFIX, bucket, widgetKey, ipKey, timeoutMs = RATE_LIMIT_TIMEOUT_MS }: CountRateLimitOptions,
 ): Promise<RateLimitCount> {
-  const [perIp, widgetWide] = [counter(redis, bucket, "ip", timeoutMs), counter(redis, bucket, "widget", timeoutMs)];
+  const [perIp, widgetWide] = [counter(redis, keyPrefix, bucket, "ip", timeoutMs), counter(redis, keyPrefix, bucket, "widget", timeoutMs)];
   let results: [RatelimitResponse, RatelimitResponse];
   try {
     results = await Promise.all([perIp.limit(`${widgetKey}:${ipKey}`), widgetWide.limit(widgetKey)]);
@@ -74,7 +75,7 @@ export async function countRateLimit(
     return { ok: false, reason: "unavailable", cause: new Error(`rate limit check took over ${timeoutMs} ms`) };
   }
   const [ip, widget] = results.map((result) => ({ used: COUNTING_CEILING - result.remaining, reset: result.reset }));
-  return { ok: true, bucket, widgetKey, perIp: ip!, widgetWide: widget! };
+  return { ok: true, keyPrefix, bucket, widgetKey, perIp: ip!, widgetWide: widget! };
 }
 
 /**
@@ -94,7 +95,7 @@ export async function judgeRateLimit(redis: BatchRedis, count: RateLimitCount, p
   if (!ipRefused && !widgetRefused) return { ok: true };
 
   if (ipRefused) {
-    await counter(redis, count.bucket, "widget", RATE_LIMIT_TIMEOUT_MS)
+    await counter(redis, count.keyPrefix, count.bucket, "widget", RATE_LIMIT_TIMEOUT_MS)
       .limit(count.widgetKey, { rate: -1 })
       .catch((error: unknown) =>
         console.warn("rate limit: giving back a widget-wide token failed", { bucket: count.bucket, error: String(error) }),
@@ -150,12 +151,12 @@ type RatelimitResponse = Awaited<ReturnType<Ratelimit["limit"]>>;
 
 /**
  * One window counter per call (nothing cached: `ephemeralCache: false`, since the counters are
- * judged outside the library). Keys: `parley:rl:<bucket>:<ip|widget>:<identifier>:<window>`.
+ * judged outside the library). Keys: `<prefix>:rl:<bucket>:<ip|widget>:<identifier>:<window>`.
  */
-function counter(redis: BatchRedis, bucket: RateLimitBucket, scope: "ip" | "widget", timeoutMs: number): Ratelimit {
+function counter(redis: BatchRedis, keyPrefix: string, bucket: RateLimitBucket, scope: "ip" | "widget", timeoutMs: number): Ratelimit {
   return new Ratelimit({
     redis,
-    prefix: `${KEY_PREFIX}:${bucket}:${scope}`,
+    prefix: `${keyPrefix}:rl:${bucket}:${scope}`,
     limiter: Ratelimit.fixedWindow(COUNTING_CEILING, RATE_LIMIT_WINDOW),
     ephemeralCache: false,
     analytics: false,

@@ -1,4 +1,5 @@
 import type { Redis } from "@upstash/redis/cloudflare";
+import { DEFAULT_REDIS_KEY_PREFIX } from "../key-prefix";
 import { cancelChannel, cancelKey, lockKey } from "./keys";
 import { evalScript, SCRIPTS, type ScriptRedis } from "./scripts";
 
@@ -28,16 +29,18 @@ export const CANCEL_RECHECK_INTERVAL_MS = 10_000;
 
 /**
  * Asks the turn in flight on `sessionId` to stop, from any isolate: stores the lock holder's
- * token in `parley:cancel:<sessionId>` and publishes it on the channel of the same name (one
+ * token in `<prefix>:cancel:<sessionId>` and publishes it on the channel of the same name (one
  * atomic script). Resolves true when a turn was in flight, false when the lock was free.
  * Redis errors reject.
+ *
+ * @param keyPrefix the deployment's Redis key prefix (`config.redisKeyPrefix`)
  */
-export async function requestCancel(redis: ScriptRedis, sessionId: string): Promise<boolean> {
+export async function requestCancel(redis: ScriptRedis, sessionId: string, keyPrefix = DEFAULT_REDIS_KEY_PREFIX): Promise<boolean> {
   const token = await evalScript<string | null>(
     redis,
     SCRIPTS.cancel,
-    [lockKey(sessionId), cancelKey(sessionId)],
-    [String(CANCEL_TTL_MS), cancelChannel(sessionId)],
+    [lockKey(sessionId, keyPrefix), cancelKey(sessionId, keyPrefix)],
+    [String(CANCEL_TTL_MS), cancelChannel(sessionId, keyPrefix)],
   );
   return token !== null;
 }
@@ -47,6 +50,8 @@ export type CancelWatchRedis = Pick<Redis, "get" | "subscribe">;
 
 export interface WatchForCancelOptions {
   sessionId: string;
+  /** The deployment's Redis key prefix (`config.redisKeyPrefix`). @default "parley" */
+  keyPrefix?: string;
   /** The running turn's lock token; only a cancel aimed at it counts. */
   token: string;
   /** Stops the watch; abort it on every terminal path of the turn. */
@@ -89,6 +94,7 @@ export function watchForCancel(
   redis: CancelWatchRedis,
   {
     sessionId,
+    keyPrefix = DEFAULT_REDIS_KEY_PREFIX,
     token,
     signal,
     intervalMs = CANCEL_POLL_INTERVAL_MS,
@@ -104,7 +110,7 @@ export function watchForCancel(
       reject(signal.reason);
       return;
     }
-    const key = cancelKey(sessionId);
+    const key = cancelKey(sessionId, keyPrefix);
     let mode: "confirming" | "subscribed" | "polling" = "confirming";
     let settled = false;
     let subscription: Subscription | null = null;
@@ -168,7 +174,7 @@ export function watchForCancel(
     };
 
     try {
-      subscription = redis.subscribe<string>(cancelChannel(sessionId));
+      subscription = redis.subscribe<string>(cancelChannel(sessionId, keyPrefix));
     } catch (error) {
       fallBack(`subscribing failed (${String(error)})`);
       return;

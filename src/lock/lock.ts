@@ -1,3 +1,4 @@
+import { DEFAULT_REDIS_KEY_PREFIX } from "../key-prefix";
 import { cancelKey, lockKey, turnSeqKey } from "./keys";
 import { evalScript, SCRIPTS, type ScriptRedis } from "./scripts";
 
@@ -18,6 +19,8 @@ export const TURN_SEQ_TTL_MS = 60 * 60 * 1000;
 
 export interface AcquireLockOptions {
   sessionId: string;
+  /** The deployment's Redis key prefix (`config.redisKeyPrefix`). @default "parley" */
+  keyPrefix?: string;
   /** Lifetime of the lock if never released, in ms. */
   ttlMs: number;
   /**
@@ -44,13 +47,13 @@ export type AcquireLockOutcome =
  */
 export async function acquireLock(
   redis: ScriptRedis,
-  { sessionId, ttlMs, token = crypto.randomUUID() }: AcquireLockOptions,
+  { sessionId, keyPrefix = DEFAULT_REDIS_KEY_PREFIX, ttlMs, token = crypto.randomUUID() }: AcquireLockOptions,
 ): Promise<AcquireLockOutcome> {
   if (!Number.isInteger(ttlMs) || ttlMs <= 0) throw new RangeError(`acquireLock: ttlMs must be a positive integer, got ${ttlMs}`);
   const [held, seq] = await evalScript<[number, string | number | null]>(
     redis,
     SCRIPTS.acquire,
-    [lockKey(sessionId), turnSeqKey(sessionId)],
+    [lockKey(sessionId, keyPrefix), turnSeqKey(sessionId, keyPrefix)],
     [token, String(ttlMs)],
   );
   if (held !== 1) return { ok: false };
@@ -59,6 +62,8 @@ export async function acquireLock(
 
 export interface ReleaseLockOptions {
   sessionId: string;
+  /** The prefix the lock was acquired with. @default "parley" */
+  keyPrefix?: string;
   /** The token `acquireLock` returned. */
   token: string;
   /** The turn sequence the turn's final write sets; omitted when the turn wrote nothing. */
@@ -71,11 +76,14 @@ export interface ReleaseLockOptions {
  * `turnSeq` for the next turn's fence. Resolves true when the lock was released, false when it
  * had expired or changed hands.
  */
-export async function releaseLock(redis: ScriptRedis, { sessionId, token, turnSeq }: ReleaseLockOptions): Promise<boolean> {
+export async function releaseLock(
+  redis: ScriptRedis,
+  { sessionId, keyPrefix = DEFAULT_REDIS_KEY_PREFIX, token, turnSeq }: ReleaseLockOptions,
+): Promise<boolean> {
   const released = await evalScript<number>(
     redis,
     SCRIPTS.release,
-    [lockKey(sessionId), cancelKey(sessionId), turnSeqKey(sessionId)],
+    [lockKey(sessionId, keyPrefix), cancelKey(sessionId, keyPrefix), turnSeqKey(sessionId, keyPrefix)],
     [token, turnSeq === undefined ? "" : String(turnSeq), String(TURN_SEQ_TTL_MS)],
   );
   return released === 1;
@@ -101,7 +109,7 @@ export interface SessionLock {
 /** Wraps an acquired lock into its handle. */
 export function heldLock(
   redis: ScriptRedis,
-  { sessionId, token, turnSeq }: { sessionId: string; token: string; turnSeq: number | null },
+  { sessionId, keyPrefix = DEFAULT_REDIS_KEY_PREFIX, token, turnSeq }: { sessionId: string; keyPrefix?: string; token: string; turnSeq: number | null },
 ): SessionLock {
   let released: Promise<boolean> | null = null;
   return {
@@ -109,7 +117,7 @@ export function heldLock(
     token,
     turnSeq,
     release(options = {}) {
-      released ??= releaseLock(redis, { sessionId, token, ...options }).catch((error: unknown) => {
+      released ??= releaseLock(redis, { sessionId, keyPrefix, token, ...options }).catch((error: unknown) => {
         console.error("lock release failed; the TTL will free it", { sessionId, error: String(error) });
         return false;
       });

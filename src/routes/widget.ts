@@ -63,19 +63,19 @@ export const widget = new Hono<AppEnv>()
 
   .post("/session/:id/cancel", tokenGate(), sessionReadGate(), async (c) => {
     if (!c.var.session) throw new ApiError("session_not_found");
-    const turnInFlight = await requestCancel(c.var.redis, c.var.claims.sid).catch((cause: unknown) => {
+    const turnInFlight = await requestCancel(c.var.redis, c.var.claims.sid, c.var.config.redisKeyPrefix).catch((cause: unknown) => {
       throw new ApiError("unavailable", { message: "The turn store is unreachable; retry shortly.", details: { store: "redis" }, cause });
     });
     return c.json({ sessionId: c.var.claims.sid, turnInFlight }, 202);
   })
 
   .post("/session/:id/end", tokenGate(), sessionReadGate(), async (c) => {
-    const { db, redis, claims } = c.var;
+    const { db, redis, config, claims } = c.var;
     const session = await endSession(db, { sessionId: claims.sid, widgetId: claims.wid, reason: "user_ended" });
     if (!session) throw new ApiError("session_not_found");
     // A reply still streaming stops too; the session is already ended if Redis cannot be reached.
     c.executionCtx.waitUntil(
-      requestCancel(redis, claims.sid).catch((error: unknown) =>
+      requestCancel(redis, claims.sid, config.redisKeyPrefix).catch((error: unknown) =>
         console.error("cancel on end failed", { sessionId: claims.sid, error: String(error) }),
       ),
     );

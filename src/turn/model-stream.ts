@@ -61,7 +61,7 @@ export async function streamModel(
 
   const redactor = createRedactor(template.secrets);
   const mcp = template.mcpServers.length
-    ? await loadMcpTools({ redis: deps.redis, templateId: template.id, servers: template.mcpServers, secrets: template.secrets })
+    ? await loadMcpTools({ redis: deps.redis, keyPrefix: deps.config.redisKeyPrefix, templateId: template.id, servers: template.mcpServers, secrets: template.secrets })
     : null;
   if (mcp) toolsets.push(mcp);
   const toolset = buildToolset({

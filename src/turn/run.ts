@@ -38,6 +38,7 @@ export async function runTurn(plan: TurnPlan, deps: RunTurnDeps): Promise<void> 
   const stream = openTurnStream(deps.requestSignal);
   const stops = watchStops({
     redis: deps.redis,
+    keyPrefix: config.redisKeyPrefix,
     sessionId,
     token: lock.token,
     deadlineMs: config.turnDeadlineMs,

@@ -18,8 +18,10 @@ export interface TurnStops {
  * longer than `disconnectGraceMs` — as one abort signal.
  */
 export function watchStops(
-  { redis, sessionId, token, deadlineMs, disconnectGraceMs, clientGone }: {
+  { redis, keyPrefix, sessionId, token, deadlineMs, disconnectGraceMs, clientGone }: {
     redis: Redis;
+    /** The deployment's Redis key prefix (`config.redisKeyPrefix`). */
+    keyPrefix: string;
     sessionId: string;
     /** The turn's lock token: only a cancel aimed at it counts. */
     token: string;
@@ -36,7 +38,7 @@ export function watchStops(
     timers.push(setTimeout(() => stop("disconnect"), disconnectGraceMs));
   };
   clientGone.addEventListener("abort", onClientGone, { once: true });
-  watchForCancel(redis, { sessionId, token, signal: stopWatching.signal }).then(() => stop("cancel"), () => {});
+  watchForCancel(redis, { sessionId, keyPrefix, token, signal: stopWatching.signal }).then(() => stop("cancel"), () => {});
 
   return {
     signal: abort.signal,

@@ -17,6 +17,8 @@ export interface TurnWaveInput {
   historyLimit: number;
   /** The lock's lifetime if never released, in ms. */
   lockTtlMs: number;
+  /** The deployment's Redis key prefix (`config.redisKeyPrefix`), for the limits and the lock. */
+  keyPrefix: string;
 }
 
 /** What one wave brought back, before any gate judged it. */
@@ -35,13 +37,13 @@ export interface TurnWave {
  * the design's order. Never rejects.
  */
 export async function readTurnWave({ db, redis }: { db: Database; redis: Redis }, input: TurnWaveInput): Promise<TurnWave> {
-  const { sessionId, widgetId } = input;
+  const { sessionId, widgetId, keyPrefix } = input;
   const batch = createRedisBatch(redis);
   // All three leave in this tick: one /pipeline request.
-  const rateLimit = countRateLimit(batch, { bucket: "message", widgetKey: widgetId, ipKey: input.ipKey });
-  const lock = acquireLock(batch, { sessionId, ttlMs: input.lockTtlMs }).then(
+  const rateLimit = countRateLimit(batch, { keyPrefix, bucket: "message", widgetKey: widgetId, ipKey: input.ipKey });
+  const lock = acquireLock(batch, { sessionId, keyPrefix, ttlMs: input.lockTtlMs }).then(
     (outcome): TurnWave["lock"] =>
-      outcome.ok ? { ok: true, lock: heldLock(redis, { sessionId, token: outcome.token, turnSeq: outcome.turnSeq }) } : { ok: false, reason: "busy" },
+      outcome.ok ? { ok: true, lock: heldLock(redis, { sessionId, keyPrefix, token: outcome.token, turnSeq: outcome.turnSeq }) } : { ok: false, reason: "busy" },
     (cause: unknown): TurnWave["lock"] => ({ ok: false, reason: "unavailable", cause }),
   );
   const snapshot = readSnapshot(db, input);
