@@ -36,6 +36,10 @@ export interface DemoShop {
 export async function startDemoShop({ port = 0, apiOrigin }: DemoShopOptions): Promise<DemoShop> {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://shop");
+    if (url.pathname === "/favicon.ico") {
+      res.writeHead(204).end();
+      return;
+    }
     const page = url.pathname === "/" ? DEMO_PAGES[0] : DEMO_PAGES.find((p) => p.path === url.pathname);
     const key = url.pathname === "/widget" ? url.searchParams.get("key") : page?.publicKey;
     if (!key || !/^[\w-]{1,200}$/.test(key)) {

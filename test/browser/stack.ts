@@ -5,7 +5,8 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { resolve } from "node:path";
+import { createWriteStream, mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { createDatabase, dropDatabase, ensurePostgres, ensureRedis, withDatabase } from "../../dev/services";
 
@@ -14,6 +15,8 @@ const PORT_BASE = Number(process.env.BROWSER_TEST_PORT_BASE ?? 9340);
 /** The browser suite keeps to Redis database 2 (dev uses 0, the other suites 1). */
 const REDIS_DB = "2";
 const READY_TIMEOUT_MS = 150_000;
+/** The stack's whole output (wrangler's request log included), for reading after a failure. */
+export const STACK_LOG = resolve(import.meta.dirname, "../../test-results/widget/stack.log");
 
 export interface BrowserStack {
   /** `http://127.0.0.1:<port>`: the Worker, its API and widget.js. */
@@ -53,6 +56,10 @@ export async function startBrowserStack(): Promise<BrowserStack> {
     },
   });
   const output: string[] = [];
+  mkdirSync(dirname(STACK_LOG), { recursive: true });
+  const log = createWriteStream(STACK_LOG);
+  child.stdout!.pipe(log);
+  child.stderr!.pipe(log);
   const stop = async () => {
     await stopChild(child);
     await dropDatabase(postgres.url, databaseName).catch(() => {});

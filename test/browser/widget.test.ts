@@ -232,7 +232,7 @@ describe("the widget on the demo shop", () => {
 });
 
 describe("the widget's failure sentences", () => {
-  it("hides itself on an origin that is not allowed and says why in the console", async () => {
+  it("hides itself on an origin that is not allowed, on this and later page views, and says why in the console", async () => {
     const other = await desktop.newPage();
     const errors: string[] = [];
     other.on("console", (message) => message.type() === "error" && errors.push(message.text()));
@@ -242,7 +242,12 @@ describe("the widget's failure sentences", () => {
     await other.getByRole("button", { name: "Open chat" }).click();
     await expect.poll(() => other.locator("parley-chat").count()).toBe(0);
     expect(errors.join("\n")).toContain(`this page's origin ${origin} is not on the allowed origins of widget "pk_local_demo"`);
-    expect(errors.join("\n")).toContain(`Add ${origin} to the widget's allowed origins.`);
+    expect(errors.join("\n")).toContain(`Add ${origin} to the widget's allowed origins`);
+    // The next page view on that origin shows no launcher at all, and says why again.
+    errors.length = 0;
+    await other.reload();
+    await expect.poll(() => errors.join("\n")).toContain(`this page's origin ${origin} is not on the allowed origins`);
+    expect(await other.locator("parley-chat").count()).toBe(0);
     await other.close();
   });
 

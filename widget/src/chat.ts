@@ -9,6 +9,12 @@ import type { ChatView } from "./view";
 /** How long to wait before the one retry of a turn refused with `turn_in_progress`, in ms. */
 export const TURN_IN_PROGRESS_RETRY_MS = 1_500;
 
+/**
+ * How long a refused origin is remembered, in ms: later page views show no launcher at all.
+ * Short, so a merchant who fixes the allow-list sees the widget again soon.
+ */
+export const ORIGIN_REFUSAL_MEMORY_MS = 60 * 60 * 1_000;
+
 export interface ChatOptions {
   api: WidgetApi;
   store: ConversationStore;
@@ -196,11 +202,8 @@ export class Chat {
   }
 
   #refuseOrigin(): void {
-    const origin = location.origin;
-    this.#options.disable(
-      `parley: this page's origin ${origin} is not on the allowed origins of widget "${this.#options.publicKey}", so the chat is hidden. ` +
-        `Add ${origin} to the widget's allowed origins.`,
-    );
+    this.#options.store.refuseOrigin(Date.now() + ORIGIN_REFUSAL_MEMORY_MS);
+    this.#options.disable(originRefusal(this.#options.publicKey));
   }
 
   /**
@@ -298,6 +301,15 @@ export class Chat {
     const stored = this.#options.store.load();
     if (stored) this.#options.store.save({ ...stored, open: this.#isOpen });
   }
+}
+
+/** The console's explanation when the API refuses this page's origin: the origin and the fix. */
+export function originRefusal(publicKey: string): string {
+  const origin = location.origin;
+  return (
+    `parley: this page's origin ${origin} is not on the allowed origins of widget "${publicKey}", so the chat is hidden. ` +
+    `Add ${origin} to the widget's allowed origins (this browser remembers the refusal for an hour; clearing the site's storage forgets it).`
+  );
 }
 
 /** A client message id: 128 random bits, hex (crypto.randomUUID needs a secure context). */

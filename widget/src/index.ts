@@ -4,7 +4,7 @@
  * page queued before it loaded. Nothing else becomes global.
  */
 import { WidgetApi } from "./api";
-import { Chat } from "./chat";
+import { Chat, originRefusal } from "./chat";
 import { findOwnScript, readOptions, type WidgetOptions } from "./options";
 import { ConversationStore } from "./storage";
 import { textColorOn } from "./styles";
@@ -52,12 +52,13 @@ function start(): void {
     return;
   }
   const queued = (existing as Stub | undefined)?.q ?? [];
+  const store = new ConversationStore(options.publicKey);
   const boot: Required<BootOptions> = { templateVars: { ...options.templateVars }, metadata: {} };
 
   let host: HTMLElement | null = null;
   const chat = new Chat({
     api: new WidgetApi(options.apiBase),
-    store: new ConversationStore(options.publicKey),
+    store,
     publicKey: options.publicKey,
     sessionInput: () => ({ templateVars: { ...boot.templateVars }, metadata: { ...boot.metadata } }),
     disable(reason) {
@@ -80,6 +81,8 @@ function start(): void {
   window.Parley = api;
 
   const mount = () => {
+    // Refused here a moment ago: no launcher at all, just the reason.
+    if (store.originRefused()) return console.error(originRefusal(options.publicKey));
     if (!customElements.get(ELEMENT)) customElements.define(ELEMENT, class extends HTMLElement {});
     host = document.createElement(ELEMENT);
     host.dataset.position = options.position;

@@ -43,6 +43,24 @@ export class ConversationStore {
     }
   }
 
+  /** Remembers until `until` (epoch ms) that the API refused this page's origin. */
+  refuseOrigin(until: number): void {
+    try {
+      localStorage.setItem(`${this.#key}:refused`, String(until));
+    } catch {
+      // Blocked storage: every page view asks again.
+    }
+  }
+
+  /** Whether a refusal of this page's origin is remembered (see {@link refuseOrigin}). */
+  originRefused(now = Date.now()): boolean {
+    try {
+      return Number(localStorage.getItem(`${this.#key}:refused`)) > now;
+    } catch {
+      return false;
+    }
+  }
+
   clear(): void {
     try {
       localStorage.removeItem(this.#key);
