@@ -12,6 +12,8 @@ export interface CpuProfile {
   timeDeltas: number[];
   /** Bundle sources by script id, added by {@link startCpuProfile}. */
   sources?: Record<string, string>;
+  /** Script URLs by script id, added by {@link startCpuProfile}. */
+  urls?: Record<string, string>;
 }
 
 export interface ProfileRecorder {
@@ -66,7 +68,7 @@ export async function startCpuProfile(inspectorPort: number): Promise<ProfileRec
       }
       await send("Debugger.disable");
       socket.close();
-      return { ...profile, sources };
+      return { ...profile, sources, urls: Object.fromEntries(scripts) };
     },
   };
 }
@@ -83,7 +85,7 @@ export function summariseProfile(profile: CpuProfile, top = 20): string {
   const selfUs = new Map<number, number>();
   profile.samples.forEach((nodeId, i) => selfUs.set(nodeId, (selfUs.get(nodeId) ?? 0) + (profile.timeDeltas[i] ?? 0)));
   const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
-  const moduleOf = moduleResolver(profile.sources ?? {});
+  const moduleOf = moduleResolver(profile.sources ?? {}, profile.urls ?? {});
   const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
   const parentOf = new Map<number, number>();
   for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
@@ -124,7 +126,7 @@ export function summariseProfile(profile: CpuProfile, top = 20): string {
 }
 
 /** Maps a bundle line to the file esbuild inlined there (its `// path` heading). */
-function moduleResolver(sources: Record<string, string>): (scriptId: string, line: number) => string {
+function moduleResolver(sources: Record<string, string>, urls: Record<string, string>): (scriptId: string, line: number) => string {
   const headings = new Map<string, { line: number; path: string }[]>();
   for (const [scriptId, source] of Object.entries(sources)) {
     const found: { line: number; path: string }[] = [];
@@ -134,7 +136,8 @@ function moduleResolver(sources: Record<string, string>): (scriptId: string, lin
     });
     headings.set(scriptId, found);
   }
-  return (scriptId, line) => headings.get(scriptId)?.findLast((heading) => heading.line <= line)?.path ?? `(script ${scriptId})`;
+  return (scriptId, line) =>
+    headings.get(scriptId)?.findLast((heading) => heading.line <= line)?.path ?? `(${urls[scriptId]?.split("/").at(-1) || `script ${scriptId}`})`;
 }
 
 /** `node_modules/ai/dist/index.mjs` → `ai`; `src/turn/run.ts` stays. */

@@ -2,6 +2,7 @@ import { createOpenAI } from "@ai-sdk/openai";
 import type { LanguageModelV4 } from "@ai-sdk/provider";
 import { wrapLanguageModel, type LanguageModel } from "ai";
 import type { ModelSettings } from "../templates/config";
+import { batchedFetch } from "./batched-fetch";
 import { coalesceDeltas, DEFAULT_COALESCE_WINDOW_MS } from "./coalesce";
 import { createScriptedModel } from "./scripted";
 
@@ -43,7 +44,8 @@ export class ModelUnavailableError extends Error {
  * made here, never kept at module scope (Workers cannot share I/O objects across requests).
  * Sampling settings (`temperature`, `maxOutputTokens`) are for the caller to pass to `streamText`.
  * Text deltas are coalesced (`env.coalesceWindowMs`) right at the model, so every stage after
- * it handles fewer chunks; the assembled reply is the same.
+ * it handles fewer chunks; the assembled reply is the same. OpenAI's streamed response bodies are
+ * batched in the same window before the provider parses them.
  *
  * @throws {ModelUnavailableError} for the scripted model in production, or OpenAI without a key.
  */
@@ -57,7 +59,9 @@ function providerModel(settings: ModelSettings, env: ModelEnvironment): Language
   switch (settings.provider) {
     case "openai": {
       if (!env.openaiApiKey) throw new ModelUnavailableError("openai_key_missing");
-      const openai = createOpenAI({ apiKey: env.openaiApiKey, baseURL: env.openaiBaseUrl });
+      // Bytes read within the window are parsed as one batch: the provider's parsing stages run per batch, not per token.
+      const batched = batchedFetch(env.coalesceWindowMs ?? DEFAULT_COALESCE_WINDOW_MS);
+      const openai = createOpenAI({ apiKey: env.openaiApiKey, baseURL: env.openaiBaseUrl, fetch: batched });
       return settings.api === "chat" ? openai.chat(settings.modelId) : openai(settings.modelId);
     }
     case "scripted":

@@ -2,7 +2,8 @@ import type { LanguageModelV4StreamPart } from "@ai-sdk/provider";
 import { readUIMessageStream, streamText, toUIMessageStream, wrapLanguageModel, type UIMessage, type UIMessageChunk } from "ai";
 import { MockLanguageModelV4, simulateReadableStream } from "ai/test";
 import { describe, expect, it } from "vitest";
-import { coalesceDeltas, DEFAULT_COALESCE_WINDOW_MS } from "../../src/model/coalesce";
+import { batchedFetch } from "../../src/model/batched-fetch";
+import { coalesceDeltaParts, coalesceDeltas, DEFAULT_COALESCE_WINDOW_MS } from "../../src/model/coalesce";
 import { resolveModel } from "../../src/model/provider";
 
 const usage = {
@@ -109,5 +110,86 @@ describe("coalescing text deltas at the model", () => {
     for await (const part of result.stream) if (part.type === "text-delta") deltas.push(part.text);
     expect(deltas.join("")).toBe(`(parley local dev model) ${Array.from({ length: 30 }, (_, i) => `word${i + 1}`).join(" ")}`);
     expect(deltas.length).toBeLessThan(34);
+  });
+});
+
+describe("a failing model stream", () => {
+  it("still delivers the deltas held in the window, then the failure", async () => {
+    const failure = new Error("connection dropped");
+    const parts: LanguageModelV4StreamPart[] = [{ type: "text-start", id: "a" }, ...["one ", "two ", "three"].map((delta) => ({ type: "text-delta" as const, id: "a", delta }))];
+    // One part per read, then the failure: erroring a stream discards what is still queued in it.
+    const source = new ReadableStream<LanguageModelV4StreamPart>({
+      pull(controller) {
+        const part = parts.shift();
+        if (part) controller.enqueue(part);
+        else controller.error(failure);
+      },
+    });
+    const reader = coalesceDeltaParts(source, 1_000).getReader();
+    let text = "";
+    let thrown: unknown;
+    try {
+      for (let next = await reader.read(); !next.done; next = await reader.read()) if (next.value.type === "text-delta") text += next.value.delta;
+    } catch (error) {
+      thrown = error;
+    }
+    expect(text).toBe("one two three");
+    expect(thrown).toBe(failure);
+  });
+});
+
+describe("batchedFetch", () => {
+  const events = ["data: {\"n\":1}\n\n", "data: {\"n\":2}\n\n", "data: {\"n\":3}\n\n", "data: [DONE]\n\n"];
+  let pending: string[] = [];
+  const serve = (type: string, fail?: Error) => async () =>
+    new Response(
+      new ReadableStream<Uint8Array>({
+        // One event per read, as a model sending token by token does.
+        pull(controller) {
+          const event = pending.shift();
+          if (event !== undefined) controller.enqueue(new TextEncoder().encode(event));
+          else if (fail) controller.error(fail);
+          else controller.close();
+        },
+        start() {
+          pending = [...events];
+        },
+      }),
+      { status: 200, headers: { "content-type": type } },
+    );
+
+  async function readAll(res: Response): Promise<{ chunks: number; text: string; thrown?: unknown }> {
+    const decoder = new TextDecoder();
+    const result: { chunks: number; text: string; thrown?: unknown } = { chunks: 0, text: "" };
+    try {
+      for await (const chunk of res.body!) {
+        result.chunks++;
+        result.text += decoder.decode(chunk, { stream: true });
+      }
+    } catch (error) {
+      result.thrown = error;
+    }
+    return result;
+  }
+
+  it("hands on the same SSE bytes in fewer chunks, the first at once", async () => {
+    const res = await batchedFetch(1_000, serve("text/event-stream; charset=utf-8"))("http://model.test/v1/chat/completions");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
+    const { chunks, text } = await readAll(res);
+    expect(text).toBe(events.join(""));
+    expect(chunks).toBe(2);
+  });
+
+  it("leaves other bodies alone", async () => {
+    const { chunks } = await readAll(await batchedFetch(1_000, serve("application/json"))("http://model.test/v1/models"));
+    expect(chunks).toBe(events.length);
+  });
+
+  it("delivers what it holds before a body that fails", async () => {
+    const failure = new Error("connection dropped");
+    const { text, thrown } = await readAll(await batchedFetch(1_000, serve("text/event-stream", failure))("http://model.test/v1/responses"));
+    expect(text).toBe(events.join(""));
+    expect(thrown).toBe(failure);
   });
 });
