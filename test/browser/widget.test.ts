@@ -162,6 +162,8 @@ describe("the widget on the demo shop", () => {
     expect(await transcript(page)).toEqual(before);
     expect(await shadow(page).locator(".mark").first().textContent()).toBe("Stopped");
     expect(await sessionsOf(DEMO_IDS.llmWidget)).toHaveLength(1);
+    // Reopened by the page, not by the visitor: focus stays on the page.
+    expect(await page.evaluate(() => document.activeElement === document.body)).toBe(true);
     await screenshot(page, "04-restored");
   });
 
@@ -296,6 +298,7 @@ describe("the widget's failure sentences", () => {
     await buttons.getByRole("button", { name: "Open chat" }).click();
     await repliesDone(buttons, 1);
     expect(await buttons.getByRole("textbox", { name: "Message" }).count()).toBe(0);
+    expect(await buttons.evaluate(() => document.querySelector("parley-chat")!.shadowRoot!.activeElement?.textContent)).toBe("Track my parcel");
     await buttons.getByRole("button", { name: "Opening hours" }).click();
     await repliesDone(buttons, 2);
     expect((await transcript(buttons)).at(-2)).toEqual({ role: "user", text: "Opening hours" });

@@ -62,10 +62,11 @@ export class Chat {
     return this.#starting;
   }
 
-  async open(): Promise<void> {
+  /** Opens the panel; `takeFocus` when the visitor asked for it (launcher, a page button). */
+  async open(takeFocus = true): Promise<void> {
     if (this.#isOpen) return;
     this.#isOpen = true;
-    this.#view.open();
+    this.#view.open(takeFocus);
     this.#remember();
     if (this.#starting) await this.#starting;
     if (!this.#session && this.#isOpen) await this.#start();
@@ -144,7 +145,7 @@ export class Chat {
     }
     this.#session = { sessionId: stored.sessionId, token: stored.token };
     this.#showState(result.value);
-    if (reopen) queueMicrotask(() => void this.open());
+    if (reopen) queueMicrotask(() => void this.open(false));
     // Restored before its greeting was written (a reload mid initial turn): write it now.
     if (result.value.messages.length === 0) void this.#runTurn({ kind: "initial" }, { quietConflict: true });
   }

@@ -108,7 +108,9 @@ function start(): void {
       if (typeof method === "function") (method as (...a: unknown[]) => void).apply(api, args);
       else console.warn(`parley: unknown call Parley.${name}()`);
     }
-    void restored.then(() => options.openOnLoad && api.open());
+    void restored.then(() => {
+      if (options.openOnLoad && host) void chat.open(false);
+    });
   };
   if (document.body) mount();
   else document.addEventListener("DOMContentLoaded", mount, { once: true });

@@ -103,12 +103,15 @@ export class ChatView {
     });
   }
 
-  /** Shows the panel and moves focus into it. */
-  open(): void {
+  /**
+   * Shows the panel; `takeFocus` moves focus into it (the visitor opened it). A panel opened by
+   * the page itself (on load, after a reload) leaves focus where it is.
+   */
+  open(takeFocus: boolean): void {
     this.#panel.hidden = false;
     this.#launcher.hidden = true;
     this.#scrollToEnd();
-    this.focusComposer();
+    if (takeFocus) this.#focusInput();
   }
 
   /** Hides the panel; `returnFocus` puts focus back on the launcher. */
@@ -118,9 +121,16 @@ export class ChatView {
     if (returnFocus) this.#launcher.focus();
   }
 
-  /** Focus on the input, or on the first quick reply when there is no input. */
+  /**
+   * Puts focus back on the input (or the first quick reply without one) if the visitor is in
+   * the widget: focus elsewhere on the page is never pulled away.
+   */
   focusComposer(): void {
-    if (this.#panel.hidden) return;
+    if (this.#panel.hidden || !this.#root.activeElement) return;
+    this.#focusInput();
+  }
+
+  #focusInput(): void {
     if (this.#textInput) this.#input.focus();
     else (this.#quick.querySelector("button:not(:disabled)") as HTMLButtonElement | null)?.focus();
   }
@@ -132,9 +142,12 @@ export class ChatView {
 
   /** Shows or hides the text input (`textInput` of the template). */
   setTextInput(enabled: boolean): void {
+    const hadFocus = this.#root.activeElement === this.#input;
     this.#textInput = enabled;
     this.#input.hidden = !enabled;
     this.#renderSendButton();
+    // Hiding the focused input would drop focus to the page: the quick replies take it.
+    if (hadFocus && !enabled) this.#focusInput();
   }
 
   setQuickReplies(replies: readonly string[]): void {
