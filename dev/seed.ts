@@ -18,8 +18,11 @@ export const DEMO_API_KEY = "demo-secret-api-key-1234";
 
 export interface SeedOptions {
   databaseUrl: string;
-  /** Port the Worker listens on: both `http://localhost:PORT` and `http://127.0.0.1:PORT` are allowed origins. */
-  port: number;
+  /**
+   * Port of a local Worker: both `http://localhost:PORT` and `http://127.0.0.1:PORT` are allowed
+   * origins. Left out for a deployed preview, whose origin comes in `shopOrigins`.
+   */
+  port?: number;
   /** Further allowed origins (the demo shop's). */
   shopOrigins?: string[];
   /** The model the demo templates use. */
@@ -39,7 +42,7 @@ const DEMO_TENANT = "tenant_local_demo";
 export async function seedDemo({ databaseUrl, port, shopOrigins = [], model, demoApiUrl, mcpUrl }: SeedOptions): Promise<void> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
   const db = drizzle({ client: pool });
-  const origins = [`http://localhost:${port}`, `http://127.0.0.1:${port}`, ...shopOrigins];
+  const origins = [...(port === undefined ? [] : [`http://localhost:${port}`, `http://127.0.0.1:${port}`]), ...shopOrigins];
   const demoTemplates: NewTemplate[] = [
     {
       id: DEMO_IDS.llmTemplate,
