@@ -1,10 +1,12 @@
-import { Hono } from "hono";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "./env";
 import { isDatabaseUnavailable } from "./db/errors";
 import { ApiError } from "./errors";
 import { resolveModel, type ModelResolver } from "./model/provider";
+import { adminApi } from "./routes/admin";
 import { health } from "./routes/health";
+import { serveApiDocs } from "./routes/openapi";
 import { widget } from "./routes/widget";
 
 export interface AppOptions {
@@ -14,13 +16,16 @@ export interface AppOptions {
 
 /** The parley HTTP app: routes, the JSON error shape and the fallback 404. */
 export function createApp({ resolveModel: chooseModel = resolveModel }: AppOptions = {}) {
-  const app = new Hono<AppEnv>();
+  // OpenAPIHono: a Hono app that also keeps the OpenAPI registry of every route (/openapi.json).
+  const app = new OpenAPIHono<AppEnv>();
   app.use("*", async (c, next) => {
     c.set("resolveModel", chooseModel);
     await next();
   });
   app.route("/", health);
   app.route("/v1/widget", widget);
+  app.route("/v1/admin", adminApi());
+  serveApiDocs(app);
 
   app.notFound(() => new ApiError("not_found").toResponse());
   app.onError((error) => {

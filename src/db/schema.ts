@@ -46,6 +46,8 @@ export const templates = pgTable(
     presentation: jsonb("presentation").$type<Presentation>().notNull().default({ quickReplies: [], textInput: true }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
+    /** Bumped by every admin update: the `ETag` that `If-Match` is checked against. */
+    version: integer("version").notNull().default(1),
   },
   (t) => [
     check("templates_channels_known", sql`${t.channels} <@ array['chat', 'voice']::text[] and cardinality(${t.channels}) > 0`),
@@ -74,10 +76,13 @@ export const widgets = pgTable(
     active: boolean("active").notNull().default(true),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
+    /** Bumped by every admin update: the `ETag` that `If-Match` is checked against. */
+    version: integer("version").notNull().default(1),
   },
   (t) => [
     check("widgets_limits_not_negative", sql`${t.sessionsPerIpHour} >= 0 and ${t.messagesPerIpHour} >= 0`),
     index("widgets_template_idx").on(t.templateId),
+    index("widgets_tenant_created_idx").on(t.tenantId, t.createdAt),
   ],
 );
 export type Widget = InferSelectModel<typeof widgets>;
@@ -124,6 +129,7 @@ export const chatSessions = pgTable(
     ),
     index("chat_sessions_widget_status_activity_idx").on(t.widgetId, t.status, t.lastActivityAt),
     index("chat_sessions_status_activity_idx").on(t.status, t.lastActivityAt),
+    index("chat_sessions_tenant_created_idx").on(t.tenantId, t.createdAt),
   ],
 );
 export type ChatSession = InferSelectModel<typeof chatSessions>;
@@ -169,3 +175,83 @@ export const chatMessages = pgTable(
 );
 export type ChatMessage = InferSelectModel<typeof chatMessages>;
 export type NewChatMessage = InferInsertModel<typeof chatMessages>;
+
+// ——— Merchant admin API (tenants, their keys) and the per-turn usage record ———
+
+/**
+ * A merchant. Other tables name their tenant in a plain `tenant_id` text column (no foreign key:
+ * rows written before tenants existed keep working); the admin API scopes every read and write by it.
+ */
+export const tenants = pgTable("tenants", {
+  /** Chosen at creation (`[a-z0-9_]`, 3–64 chars) or generated (`tn_…`). */
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  createdAt: createdAt(),
+});
+export type Tenant = InferSelectModel<typeof tenants>;
+
+/**
+ * A tenant's admin API key. Only its SHA-256 (hex) and a short display prefix are stored; the key
+ * itself is shown once, when created. Revoked keys are kept (and shown as revoked), never reused.
+ */
+export const adminKeys = pgTable(
+  "admin_keys",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    name: text("name").notNull().default(""),
+    /** The key's first characters (`sk_dev_AbCd1234`): enough to recognise it, useless to use. */
+    displayPrefix: text("display_prefix").notNull(),
+    /** Hex SHA-256 of the whole key. */
+    keyHash: text("key_hash").notNull().unique("admin_keys_hash_unique"),
+    createdAt: createdAt(),
+    /** Written at most once a minute per key. */
+    lastUsedAt: timestamp("last_used_at", { withTimezone: true }),
+    revokedAt: timestamp("revoked_at", { withTimezone: true }),
+  },
+  (t) => [index("admin_keys_tenant_created_idx").on(t.tenantId, t.createdAt)],
+);
+export type AdminKey = InferSelectModel<typeof adminKeys>;
+
+/**
+ * Append-only: one row per turn that reached the model, written at the end of the turn (off the
+ * response path), whatever its outcome — canceled and interrupted turns record what the provider
+ * reported for them. No foreign keys: usage outlives the sessions and widgets it counts (erasing a
+ * session's messages keeps its token counts, which hold no content).
+ */
+export const turnUsage = pgTable(
+  "turn_usage",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: text("tenant_id").notNull(),
+    widgetId: uuid("widget_id").notNull(),
+    sessionId: uuid("session_id").notNull(),
+    templateId: uuid("template_id"),
+    /** The assistant message the turn stored; null when it stored none (failed before any output). */
+    messageIdx: integer("message_idx"),
+    kind: text("kind", { enum: ["initial", "message"] }).notNull(),
+    /** As `data-turn-end` reported it: `completed`, `canceled` or `failed`. */
+    status: text("status", { enum: ["completed", "canceled", "failed"] }).notNull(),
+    model: text("model").notNull(),
+    finishReason: text("finish_reason"),
+    inputTokens: integer("input_tokens").notNull().default(0),
+    outputTokens: integer("output_tokens").notNull().default(0),
+    /** Null when the provider does not report them. */
+    cachedInputTokens: integer("cached_input_tokens"),
+    reasoningTokens: integer("reasoning_tokens"),
+    toolCalls: integer("tool_calls").notNull().default(0),
+    /** From the start of the turn to the first token (text, reasoning or tool input), in ms; null if none came. */
+    timeToFirstTokenMs: integer("time_to_first_token_ms"),
+    /** From the start of the turn to the end of the model's output, in ms. */
+    durationMs: integer("duration_ms").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index("turn_usage_tenant_created_idx").on(t.tenantId, t.createdAt),
+    index("turn_usage_session_idx").on(t.sessionId),
+  ],
+);
+export type TurnUsage = InferSelectModel<typeof turnUsage>;
+export type NewTurnUsage = InferInsertModel<typeof turnUsage>;

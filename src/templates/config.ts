@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { refineStorableJson } from "../storable-text";
 
 /** Characters allowed in variable, secret, node and tool names: they appear in `{placeholders}` and tool ids. */
 const identifier = z
@@ -122,25 +123,49 @@ function uniqueNames(items: Array<{ name: string }>, path: string, ctx: z.Refine
   });
 }
 
-/** A template's JSON configuration as stored; checked before a template is used. */
-export const templateConfigSchema = z
-  .object({
-    model: modelSettingsSchema,
-    variables: z.array(templateVariableSchema),
-    secrets: z.record(z.string(), z.string()),
-    flow: flowSchema.nullable(),
-    tools: z.array(httpToolSchema),
-    mcpServers: z.array(mcpServerSchema),
-    presentation: presentationSchema,
-  })
-  .superRefine((template, ctx) => {
-    uniqueNames(template.variables, "variables", ctx);
-    uniqueNames(template.tools, "tools", ctx);
-    uniqueNames(template.mcpServers, "mcpServers", ctx);
-    template.tools.forEach((tool, i) => {
-      if (tool.name.startsWith(TRANSITION_TOOL_PREFIX)) {
-        ctx.addIssue({ code: "custom", path: ["tools", i, "name"], message: `"${TRANSITION_TOOL_PREFIX}" names are reserved for flow transitions` });
-      }
-    });
+/** Longest `instructions`, in characters (a whole prompt, not a message). */
+export const MAX_INSTRUCTIONS_CHARS = 50_000;
+/** Longest `greeting` or `initialTurnInstruction`, in characters. */
+export const MAX_GREETING_CHARS = 4_000;
+
+/**
+ * The fields of a template, each with its own checks but none across fields (those are in
+ * `checkTemplate`). Kept apart so the admin API's partial update can reuse it field by field.
+ */
+export const templateFieldsSchema = z.object({
+  name: z.string().min(1).max(200),
+  instructions: z.string().max(MAX_INSTRUCTIONS_CHARS).default(""),
+  /** Rendered with the variables and stored as message 0; when set it wins over `initialTurnInstruction`. */
+  greeting: z.string().min(1).max(MAX_GREETING_CHARS).nullable().default(null),
+  /** Sent to the model (never stored) to make it write the greeting, when there is no `greeting`. */
+  initialTurnInstruction: z.string().max(MAX_GREETING_CHARS).nullable().default(null),
+  model: modelSettingsSchema,
+  variables: z.array(templateVariableSchema).default([]),
+  /** `NAME → value`; write-only: the admin API answers with the names only. */
+  secrets: z.record(identifier, z.string().max(10_000)).default({}),
+  flow: flowSchema.nullable().default(null),
+  tools: z.array(httpToolSchema).default([]),
+  mcpServers: z.array(mcpServerSchema).default([]),
+  presentation: presentationSchema.default({ quickReplies: [], textInput: true }),
+});
+
+/** The checks across a template's fields: unique names, reserved tool names, storable text. */
+export function checkTemplate(template: z.output<typeof templateFieldsSchema>, ctx: z.RefinementCtx): void {
+  refineStorableJson(template, ctx);
+  uniqueNames(template.variables, "variables", ctx);
+  uniqueNames(template.tools, "tools", ctx);
+  uniqueNames(template.mcpServers, "mcpServers", ctx);
+  template.tools.forEach((tool, i) => {
+    if (tool.name.startsWith(TRANSITION_TOOL_PREFIX)) {
+      ctx.addIssue({ code: "custom", path: ["tools", i, "name"], message: `"${TRANSITION_TOOL_PREFIX}" names are reserved for flow transitions` });
+    }
   });
+}
+
+/**
+ * A template's configuration: the one schema behind the admin API's create body, the check of a
+ * stored template before it is used (`validateTemplate`), and the `TemplateConfig` component of
+ * the OpenAPI document.
+ */
+export const templateConfigSchema = templateFieldsSchema.superRefine(checkTemplate).meta({ id: "TemplateConfig" });
 export type TemplateConfig = z.infer<typeof templateConfigSchema>;

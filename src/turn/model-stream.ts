@@ -32,7 +32,18 @@ export interface ModelOutcome {
   node: string | null;
   /** Set when the call was aborted before the model finished. */
   abortReason: AbortReason | null;
+  /** Usage of each finished provider call: what an aborted turn still reports. */
+  stepUsage?: LanguageModelUsage[];
+  /** From the call's start to its first token (text, reasoning or tool input), in ms; null if none came. */
+  timeToFirstTokenMs?: number | null;
+  /** From the call's start to the end of its output, in ms. */
+  durationMs?: number;
+  /** Tool calls the model made, flow transitions included. */
+  toolCalls?: number;
 }
+
+/** Chunks that carry the model's first token, for time to first token. */
+const FIRST_TOKEN_CHUNKS = new Set<string>(["text-delta", "reasoning-delta", "tool-input-start"]);
 
 /**
  * Streams the model's reply into `send`, without `finish` (the turn writes it last): the
@@ -49,6 +60,7 @@ export async function streamModel(
   },
 ): Promise<ModelOutcome> {
   const { template, templateVars: vars, sessionId } = plan;
+  const startedAt = Date.now();
   const state: FlowState = { node: currentNodeName(template, plan.storedNode) };
   let model: LanguageModel;
   try {
@@ -71,6 +83,7 @@ export async function streamModel(
     mcpTools: mcp?.tools ?? {},
   });
 
+  const stepUsage: LanguageModelUsage[] = [];
   const result = streamText({
     model,
     system: systemPrompt(template, vars, state.node),
@@ -88,10 +101,14 @@ export async function streamModel(
     temperature: template.model.temperature,
     maxOutputTokens: template.model.maxOutputTokens,
     onError: ({ error }) => logModelError(error, { sessionId }),
+    // Per provider call, before its tools run: a turn canceled during a tool still counts the call.
+    onLanguageModelCallEnd: (call) => void stepUsage.push(call.usage),
   });
 
   let failed = false;
   let finishReason: FinishReason | undefined;
+  let firstTokenAt: number | null = null;
+  let toolCalls = 0;
   const redactChunk = chunkRedactor(redactor);
   const reader = toUIMessageStream<ToolSet, ParleyUIMessage>({
     stream: result.stream,
@@ -107,6 +124,8 @@ export async function streamModel(
         continue;
       }
       if (value.type === "error") failed = true;
+      if (firstTokenAt === null && FIRST_TOKEN_CHUNKS.has(value.type)) firstTokenAt = Date.now();
+      if (value.type === "tool-input-available") toolCalls++;
       redactChunk(value).forEach(send);
       const transition = value.type === "tool-output-available" ? toolset.transitions.get(value.toolCallId) : undefined;
       if (transition) send({ type: "data-node-transition", data: transition });
@@ -122,7 +141,8 @@ export async function streamModel(
   // Judged as the stream ends: a cancel arriving later does not turn a finished reply into a canceled one.
   const abortReason = abortSignal.aborted ? (abortSignal.reason as AbortReason) : null;
   const usage = await Promise.resolve(result.totalUsage).catch(() => undefined);
-  const ended = { finishReason, usage, node: state.node, abortReason };
+  const timing = { timeToFirstTokenMs: firstTokenAt === null ? null : firstTokenAt - startedAt, durationMs: Date.now() - startedAt };
+  const ended = { finishReason, usage, node: state.node, abortReason, stepUsage, toolCalls, ...timing };
   if (!failed && !abortReason && finishReason === "tool-calls") {
     send({ type: "error", errorText: streamErrorText("tool_cycle_limit") });
     return { failed: true, errorCode: "tool_cycle_limit", ...ended };

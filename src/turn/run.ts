@@ -10,6 +10,7 @@ import { streamModel, type ModelOutcome } from "./model-stream";
 import { storeReply, turnStatus } from "./persist";
 import type { TurnDeps, TurnPlan } from "./plan";
 import { watchStops } from "./stops";
+import { recordUsage, turnUsageRow } from "./usage-record";
 import { openTurnStream } from "./stream";
 
 export interface RunTurnDeps extends TurnDeps {
@@ -46,6 +47,8 @@ export async function runTurn(plan: TurnPlan, deps: RunTurnDeps): Promise<void> 
     clientGone: stream.clientGone,
   });
   const toolsets: McpToolset[] = [];
+  // Started after the final write, awaited only once the stream is closed: the usage record.
+  const afterwards: Promise<void>[] = [];
 
   const storesUser = plan.user !== undefined && plan.user.storedIdx === undefined;
   const userIdx = plan.user?.storedIdx ?? plan.nextIdx;
@@ -117,7 +120,7 @@ export async function runTurn(plan: TurnPlan, deps: RunTurnDeps): Promise<void> 
 
     const outcome = await model;
     if (outcome.abortReason === "deadline") send({ type: "error", errorText: streamErrorText("turn_deadline") });
-    const { status, storedIdx } = await finishTurn(plan, deps, { outcome, reply: [start, ...modelChunks], assistantIdx });
+    const { status, storedIdx } = await finishTurn(plan, deps, { outcome, reply: [start, ...modelChunks], assistantIdx, afterwards });
     if (storedIdx === undefined) send({ type: "error", errorText: streamErrorText("persist_failed") });
     end(status, storedIdx ?? null, outcome.finishReason);
   } catch (error) {
@@ -133,7 +136,7 @@ export async function runTurn(plan: TurnPlan, deps: RunTurnDeps): Promise<void> 
     await lock.release();
     stream.close();
     respond(stream.response);
-    await Promise.all(toolsets.map((toolset) => toolset.close()));
+    await Promise.all([...toolsets.map((toolset) => toolset.close()), ...afterwards]);
   }
 }
 
@@ -145,7 +148,7 @@ export async function runTurn(plan: TurnPlan, deps: RunTurnDeps): Promise<void> 
 async function finishTurn(
   plan: TurnPlan,
   { db, lock }: Pick<RunTurnDeps, "db" | "lock">,
-  { outcome, reply, assistantIdx }: { outcome: ModelOutcome; reply: ParleyChunk[]; assistantIdx: number },
+  { outcome, reply, assistantIdx, afterwards }: { outcome: ModelOutcome; reply: ParleyChunk[]; assistantIdx: number; afterwards: Promise<void>[] },
 ): Promise<{ status: TurnStatus; storedIdx: number | null | undefined }> {
   const status = turnStatus(outcome);
   const message = await assembleMessage(reply);
@@ -156,7 +159,10 @@ async function finishTurn(
     }),
     lock.release({ turnSeq: plan.turnSeq + 1 }),
   ]);
-  return { status: storedIdx === undefined ? "failed" : status, storedIdx };
+  const final = storedIdx === undefined ? "failed" : status;
+  // Not awaited here: `data-turn-end` and `finish` go out while the usage record is written.
+  afterwards.push(recordUsage(db, turnUsageRow(plan, outcome, { status: final, storedIdx })));
+  return { status: final, storedIdx };
 }
 
 /** The answer for a session that changed between the wave and the opening write (gate 10). */

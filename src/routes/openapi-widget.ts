@@ -1,0 +1,181 @@
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { z } from "zod";
+import { errorBodySchema } from "../admin/schemas";
+import { createSessionBody } from "../sessions/request";
+import { messageBody } from "../turn/request";
+
+// The widget API and the health probes in the OpenAPI document. Their routes are plain Hono
+// (src/routes/widget.ts, health.ts); the shapes here are the request schemas those routes parse
+// and the bodies they answer, checked against real responses by the tests.
+
+const timestamp = z.iso.datetime({ offset: true });
+const sessionParams = z.object({ id: z.uuid().meta({ param: { name: "id", in: "path" } }) });
+
+const GATE_ERRORS: Record<number, string> = {
+  400: "`invalid_request`: the body is not valid (zod issues in `details`)",
+  401: "`invalid_token` (missing, invalid or expired session token) or `widget_inactive`",
+  403: "`origin_not_allowed`: the page's origin is not on the widget's allow-list",
+  404: "`widget_not_found` or `session_not_found` (also for a token of another session)",
+  409: "`turn_in_progress`, `voice_active` or `session_not_fresh`",
+  410: "`session_ended`",
+  413: "`payload_too_large`: a body over 64 KB",
+  429: "`rate_limited`, with `Retry-After`",
+  500: "`internal`, `misconfigured`, `template_missing` or `template_invalid`",
+  503: "`unavailable`: Redis (rate limits, lock) cannot be reached",
+};
+
+function errorResponses(...statuses: number[]) {
+  return Object.fromEntries(
+    statuses.map((status) => [status, { description: GATE_ERRORS[status] ?? "Error", content: { "application/json": { schema: errorBodySchema } } }]),
+  );
+}
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
+
+export const sessionCreatedSchema = z
+  .object({
+    sessionId: z.uuid(),
+    token: z.string().meta({ description: "HS256 session token, 24 h; send as `Authorization: Bearer`" }),
+    expiresAt: timestamp,
+    status: z.enum(["active", "ended"]),
+    channel: z.enum(["chat", "voice"]),
+    currentNode: z.string().nullable(),
+    greeting: z.string().nullable().meta({ description: "The static greeting, stored as message 0; null when the model writes it" }),
+    initialTurn: z.literal("llm").nullable().meta({ description: '"llm": call `/initial-turn` for the greeting' }),
+    quickReplies: z.array(z.string()),
+    textInput: z.boolean(),
+  })
+  .meta({ id: "WidgetSessionCreated" });
+
+export const widgetMessageSchema = z
+  .object({
+    id: z.string(),
+    idx: z.number().int(),
+    role: z.enum(["user", "assistant"]),
+    text: z.string(),
+    parts: z.array(z.record(z.string(), z.unknown())).meta({ description: "AI SDK UI parts a widget renders: text, tool calls with results, data-node-transition" }),
+    status: z.enum(["complete", "canceled", "interrupted"]),
+    createdAt: timestamp,
+  })
+  .meta({ id: "WidgetMessage" });
+
+export const widgetSessionStateSchema = z
+  .object({
+    sessionId: z.uuid(),
+    status: z.enum(["active", "ended"]),
+    channel: z.enum(["chat", "voice"]),
+    currentNode: z.string().nullable(),
+    createdAt: timestamp,
+    lastActivityAt: timestamp,
+    endedAt: timestamp.nullable(),
+    endedReason: z.string().nullable(),
+    quickReplies: z.array(z.string()),
+    textInput: z.boolean(),
+    messages: z.array(widgetMessageSchema),
+  })
+  .meta({ id: "WidgetSessionState" });
+
+const uiMessageStream = {
+  description:
+    "AI SDK UI message stream v1 (`x-vercel-ai-ui-message-stream: v1`): `data:` frames of JSON chunks, " +
+    "`data-turn-end` `{ status, assistantIdx }` always last before `finish`, then `[DONE]`",
+  content: { "text/event-stream": { schema: z.string() } },
+};
+
+/** The registry of an OpenAPIHono app. */
+export type ApiRegistry = OpenAPIHono["openAPIRegistry"];
+
+/** Registers the widget API (`/v1/widget`) and the health probes in `registry`. */
+export function describeWidgetApi(registry: ApiRegistry): void {
+  registry.registerComponent("securitySchemes", "sessionToken", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+    description: "The session token from `POST /v1/widget/session`",
+  });
+  const tags = ["Widget"];
+  const security = [{ sessionToken: [] }];
+
+  registry.registerPath({
+    method: "post",
+    path: "/v1/widget/session",
+    tags,
+    summary: "Open a session",
+    description: "`publicKey` names the widget; the page's `Origin` (or `Referer`) must be on its allow-list.",
+    request: { body: { required: true, content: { "application/json": { schema: createSessionBody } } } },
+    responses: { 201: json(sessionCreatedSchema, "The session and its token"), ...errorResponses(400, 403, 404, 413, 429, 500, 503) },
+  });
+  registry.registerPath({
+    method: "get",
+    path: "/v1/widget/session/{id}",
+    tags,
+    summary: "A session's state and visible messages",
+    security,
+    request: { params: sessionParams },
+    responses: { 200: json(widgetSessionStateSchema, "State and messages"), ...errorResponses(401, 403, 404, 500) },
+  });
+  registry.registerPath({
+    method: "post",
+    path: "/v1/widget/session/{id}/initial-turn",
+    tags,
+    summary: "Stream the model's greeting",
+    security,
+    request: { params: sessionParams },
+    responses: { 200: uiMessageStream, ...errorResponses(401, 403, 404, 409, 410, 413, 429, 500, 503) },
+  });
+  registry.registerPath({
+    method: "post",
+    path: "/v1/widget/session/{id}/message",
+    tags,
+    summary: "Send a message and stream the reply",
+    description: "A retry with the same `id` replays the stored reply without calling the model.",
+    security,
+    request: { params: sessionParams, body: { required: true, content: { "application/json": { schema: messageBody } } } },
+    responses: { 200: uiMessageStream, ...errorResponses(400, 401, 403, 404, 409, 410, 413, 429, 500, 503) },
+  });
+  registry.registerPath({
+    method: "post",
+    path: "/v1/widget/session/{id}/cancel",
+    tags,
+    summary: "Stop the reply in flight",
+    security,
+    request: { params: sessionParams },
+    responses: {
+      202: json(z.object({ sessionId: z.uuid(), turnInFlight: z.boolean() }).meta({ id: "WidgetCancel" }), "Asked; `turnInFlight` false when none was running"),
+      ...errorResponses(401, 403, 404, 500, 503),
+    },
+  });
+  registry.registerPath({
+    method: "post",
+    path: "/v1/widget/session/{id}/end",
+    tags,
+    summary: "End the session (idempotent)",
+    security,
+    request: { params: sessionParams },
+    responses: {
+      200: json(
+        z.object({ sessionId: z.uuid(), status: z.enum(["active", "ended"]), endedAt: timestamp.nullable(), endedReason: z.string().nullable() }).meta({ id: "WidgetSessionEnded" }),
+        "The session as it now stands",
+      ),
+      ...errorResponses(401, 403, 404, 500),
+    },
+  });
+
+  registry.registerPath({
+    method: "get",
+    path: "/healthz",
+    tags: ["Health"],
+    summary: "Liveness (no I/O)",
+    responses: { 200: json(z.object({ ok: z.literal(true) }), "Alive") },
+  });
+  registry.registerPath({
+    method: "get",
+    path: "/readyz",
+    tags: ["Health"],
+    summary: "Readiness: one round trip to Redis and to PostgreSQL",
+    responses: {
+      200: json(z.object({ redis: z.literal("ok"), db: z.literal("ok") }), "Both reachable"),
+      ...errorResponses(500, 503),
+    },
+  });
+}
