@@ -86,7 +86,9 @@ describe("the widget on the demo shop", () => {
     // Visible before the reply was complete, and the reply grew from it.
     expect(greeting!.text.length).toBeGreaterThan(partial.length);
     expect(greeting!.text.startsWith(partial.slice(0, 10))).toBe(true);
-    expect(await sessionsOf(DEMO_IDS.llmWidget)).toHaveLength(1);
+    // data-var-shop-name and the stub's queued Parley.boot({ metadata }) reached the session.
+    const { rows } = await db.query("select template_vars, metadata from chat_sessions where widget_id = $1", [DEMO_IDS.llmWidget]);
+    expect(rows).toEqual([{ template_vars: expect.objectContaining({ shopName: "Northwind Goods" }), metadata: { page: "/demo" } }]);
     await screenshot(page, "02-greeting");
   });
 
@@ -231,6 +233,56 @@ describe("the widget on the demo shop", () => {
     await tools.close();
   });
 
+  it("opens and closes through the JS API, and starts anew after an ended session or an expired token", async () => {
+    const tools = await desktop.newPage();
+    await tools.goto(`${stack.shopUrl}/tools`);
+    const dialog = tools.getByRole("dialog", { name: TITLE });
+    await expect.poll(() => dialog.isVisible()).toBe(true); // reopened: it was open before
+    await tools.evaluate(() => (window as unknown as { Parley: { close(): void } }).Parley.close());
+    expect(await dialog.isVisible()).toBe(false);
+    const before = (await sessionsOf(DEMO_IDS.toolsWidget)).length;
+
+    // Ended elsewhere: forgotten on load; the next open (the page's own button) starts a new one.
+    const stored = await tools.evaluate(() => JSON.parse(localStorage.getItem("parley:pk_local_tools")!) as { sessionId: string; token: string; expiresAt: string });
+    await fetch(`${stack.apiUrl}/v1/widget/session/${stored.sessionId}/end`, { method: "POST", headers: { authorization: `Bearer ${stored.token}`, origin: stack.shopUrl } });
+    await tools.reload();
+    await tools.getByRole("button", { name: "Ask us anything" }).click();
+    await repliesDone(tools, 1);
+    expect((await transcript(tools)).map((m) => m.role)).toEqual(["assistant"]);
+    expect(await sessionsOf(DEMO_IDS.toolsWidget)).toHaveLength(before + 1);
+
+    // A token past its expiry is not even tried: the next open starts a new conversation.
+    await tools.evaluate(() => {
+      const key = "parley:pk_local_tools";
+      const value = JSON.parse(localStorage.getItem(key)!) as Record<string, unknown>;
+      localStorage.setItem(key, JSON.stringify({ ...value, expiresAt: new Date(Date.now() - 1_000).toISOString(), open: false }));
+    });
+    await tools.reload();
+    await tools.getByRole("button", { name: "Open chat" }).click();
+    await repliesDone(tools, 1);
+    expect(await sessionsOf(DEMO_IDS.toolsWidget)).toHaveLength(before + 2);
+    await tools.close();
+  });
+
+});
+
+describe("widget.js as served", () => {
+  it("has caching headers a CDN can use, and a pinned copy under its content hash", async () => {
+    const res = await fetch(`${stack.apiUrl}/widget.js`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/javascript/);
+    expect(res.headers.get("cache-control")).toBe("public, max-age=300, stale-while-revalidate=86400");
+    const etag = res.headers.get("etag");
+    expect(etag).toBeTruthy();
+    const code = await res.text();
+    expect((await fetch(`${stack.apiUrl}/widget.js`, { headers: { "if-none-match": etag! } })).status).toBe(304);
+
+    const version = await page.evaluate(() => (window as unknown as { Parley: { version: string } }).Parley.version);
+    const pinned = await fetch(`${stack.apiUrl}/widget-${version}.js`);
+    expect(pinned.status).toBe(200);
+    expect(pinned.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+    expect(await pinned.text()).toBe(code);
+  });
 });
 
 describe("the widget's failure sentences", () => {
