@@ -9,6 +9,9 @@ const TEST_SECRETS = {
 
 export default defineConfig({
   test: {
+    // The Worker logs a JSON line per request and per turn: keep the run's output to what went
+    // wrong (its warn and error lines still show).
+    onConsoleLog: (line) => !line.startsWith('{"level":"info"'),
     globalSetup: ["./test/global-setup.ts"],
     projects: [
       {

@@ -1,12 +1,13 @@
-import { OpenAPIHono } from "@hono/zod-openapi";
+import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { requestId } from "hono/request-id";
 import type { AppEnv } from "./env";
 import { isDatabaseUnavailable } from "./db/errors";
 import { ApiError } from "./errors";
+import { errorFields, log } from "./log/log";
+import { requestLog } from "./log/request-log";
 import { resolveModel, type ModelResolver } from "./model/provider";
-import { adminApi } from "./routes/admin";
 import { health } from "./routes/health";
-import { serveApiDocs } from "./routes/openapi";
 import { widget } from "./routes/widget";
 
 export interface AppOptions {
@@ -16,21 +17,21 @@ export interface AppOptions {
 
 /** The parley HTTP app: routes, the JSON error shape and the fallback 404. */
 export function createApp({ resolveModel: chooseModel = resolveModel }: AppOptions = {}) {
-  // OpenAPIHono: a Hono app that also keeps the OpenAPI registry of every route (/openapi.json).
-  const app = new OpenAPIHono<AppEnv>();
+  const app = new Hono<AppEnv>();
+  // `x-request-id`: the caller's when it is short and plain, else a fresh one; echoed back.
+  app.use("*", requestId({ headerName: "x-request-id" }), requestLog());
   app.use("*", async (c, next) => {
     c.set("resolveModel", chooseModel);
     await next();
   });
   app.route("/", health);
   app.route("/v1/widget", widget);
-  app.route("/v1/admin", adminApi());
-  serveApiDocs(app);
 
   app.notFound(() => new ApiError("not_found").toResponse());
-  app.onError((error) => {
+  app.onError((error, c) => {
+    const requestId = c.var.requestId;
     if (error instanceof ApiError) {
-      if (error.status >= 500) console.error(`${error.code}: ${error.message}`, error.cause ?? "");
+      if (error.status >= 500) log("error", error.code, { requestId, ...(error.cause ? errorFields(error.cause) : {}) });
       return error.toResponse();
     }
     if (error instanceof HTTPException) {
@@ -38,10 +39,10 @@ export function createApp({ resolveModel: chooseModel = resolveModel }: AppOptio
       return Response.json({ error: { code, message: error.message || "Bad request." } }, { status: error.status });
     }
     if (isDatabaseUnavailable(error)) {
-      console.error("database unavailable", String(error instanceof Error && error.cause ? error.cause : error));
+      log("error", "database unavailable", { requestId, ...errorFields(error) });
       return new ApiError("unavailable", { message: "The database is unreachable; retry shortly.", details: { store: "postgres" } }).toResponse();
     }
-    console.error("unhandled error", error);
+    log("error", "unhandled error", { requestId, ...errorFields(error) });
     return new ApiError("internal").toResponse();
   });
   return app;

@@ -46,6 +46,7 @@ const configSchema = z
     HISTORY_LIMIT: intInRange(1, 1_000, 100),
     TURN_DEADLINE_MS: intInRange(1_000, 600_000, 120_000),
     DISCONNECT_GRACE_MS: intInRange(1_000, 30_000, 25_000),
+    LOCK_LEASE_MS: intInRange(1_000, 120_000, 15_000),
     DEV_MODEL_DELAY_MS: intInRange(0, 5_000, 40),
     REDIS_KEY_PREFIX: z
       .string()
@@ -74,6 +75,11 @@ const configSchema = z
      * `interrupted`, in ms. Workers cap post-disconnect `waitUntil` work at 30 s.
      */
     disconnectGraceMs: env.DISCONNECT_GRACE_MS,
+    /**
+     * A turn lock's lease, in ms: renewed every third of it while the turn runs; a turn whose
+     * isolate died frees its session within it.
+     */
+    lockLeaseMs: env.LOCK_LEASE_MS,
     /** Delay between words of the scripted dev model, in ms. */
     devModelDelayMs: env.DEV_MODEL_DELAY_MS,
     /** Starts every Redis key and channel of this deployment (src/key-prefix.ts). */

@@ -1,10 +1,11 @@
 import type { Redis } from "@upstash/redis/cloudflare";
+import type { RequestIdVariables } from "hono/request-id";
 import type { Config } from "./config";
 import type { Database } from "./db/client";
 import type { ModelResolver } from "./model/provider";
 
 /** Per-request values every route can read from `c.var` (set by the `clients` middleware). */
-export interface AppVariables {
+export interface AppVariables extends RequestIdVariables {
   config: Config;
   /** Chooses each turn's model (`resolveModel` unless the app was built with another). */
   resolveModel: ModelResolver;

@@ -8,6 +8,7 @@ import { createDatabase, dropDatabase, ensurePostgres, ensureRedis, withDatabase
 import { startUpstashShim } from "../dev/upstash-shim";
 import { startDemoMcpServer } from "../dev/mcp-server";
 import { startFakeOpenAI } from "./support/fake-openai";
+import { startFlakyProxy } from "./support/flaky-proxy";
 import { startToolServer } from "./support/tool-server";
 
 const UPSTASH_TOKEN = "test-upstash-token";
@@ -38,6 +39,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const neon = await startNeonShim({});
   const slowNeon = await startNeonShim({ latencyMs: SLOW_NEON_LATENCY_MS });
   const hanging = await startHangingServer();
+  const flakyUpstash = await startFlakyProxy(upstash.url);
   const fakeOpenAI = await startFakeOpenAI();
   const toolServer = await startToolServer();
   const mcpServer = await startDemoMcpServer();
@@ -47,6 +49,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("neonEndpoint", `${neon.url}/sql`);
   project.provide("slowNeonEndpoint", `${slowNeon.url}/sql`);
   project.provide("hangingUrl", hanging.url);
+  project.provide("flakyUpstashUrl", flakyUpstash.url);
   project.provide("upstashUrl", upstash.url);
   project.provide("upstashToken", UPSTASH_TOKEN);
   project.provide("slowUpstashUrl", slowUpstash.url);
@@ -58,7 +61,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("mcpServerUrl", mcpServer.url);
 
   return async () => {
-    await Promise.all([upstash.close(), slowUpstash.close(), quietUpstash.close(), lateSubscribeUpstash.close(), cutSubscribeUpstash.close(), neon.close(), slowNeon.close(), hanging.close(), fakeOpenAI.close(), toolServer.close(), mcpServer.close()]);
+    await Promise.all([upstash.close(), slowUpstash.close(), quietUpstash.close(), lateSubscribeUpstash.close(), cutSubscribeUpstash.close(), neon.close(), slowNeon.close(), hanging.close(), flakyUpstash.close(), fakeOpenAI.close(), toolServer.close(), mcpServer.close()]);
     await dropDatabase(postgres.url, databaseName);
     await Promise.all([postgres.stop(), redis.stop()]);
   };

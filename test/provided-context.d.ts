@@ -14,6 +14,8 @@ declare module "vitest" {
     slowNeonEndpoint: string;
     /** A loopback server that accepts connections and never answers. */
     hangingUrl: string;
+    /** A proxy in front of the Upstash shim: `POST /__fail` cuts it off, `POST /__heal` restores it. */
+    flakyUpstashUrl: string;
     upstashUrl: string;
     upstashToken: string;
     /** The same Redis behind a shim that adds 300 ms to every request: makes races visible. */

@@ -183,23 +183,41 @@ export async function insertMessage(db: Database, { message }: { message: NewCha
   await db.insert(chatMessages).values(message);
 }
 
-/** Stores a turn's reply and moves the session on (activity, node, turn sequence), atomically. */
+/**
+ * A turn's final write: stores its reply and moves the session on (activity, node, turn sequence
+ * to `expectedTurnSeq + 1`), in one statement — only if the session's turn sequence is still
+ * `expectedTurnSeq`. A turn that lost its lease while a successor wrote finds it moved, and
+ * writes nothing over that successor's history. Resolves false then.
+ */
 export async function saveReply(
   db: Database,
-  { message, currentNode, turnSeq }: { message: NewChatMessage; currentNode: string | null; turnSeq: number },
-): Promise<void> {
-  await db.batch([
-    db.insert(chatMessages).values(message),
-    db
-      .update(chatSessions)
-      .set({ lastActivityAt: sql`now()`, currentNode, turnSeq })
-      .where(eq(chatSessions.id, message.sessionId)),
-  ]);
+  { message, currentNode, expectedTurnSeq }: { message: NewChatMessage; currentNode: string | null; expectedTurnSeq: number },
+): Promise<boolean> {
+  const result = await db.execute(sql`
+    with moved as (
+      update ${chatSessions} set last_activity_at = now(), current_node = ${currentNode}, turn_seq = ${expectedTurnSeq + 1}
+      where id = ${message.sessionId} and turn_seq = ${expectedTurnSeq}
+      returning id
+    )
+    insert into ${chatMessages} (session_id, idx, role, text, parts, metadata)
+    select id, ${message.idx}, ${message.role}, ${message.text ?? ""}, ${JSON.stringify(message.parts ?? [])}::jsonb,
+           ${JSON.stringify(message.metadata ?? {})}::jsonb
+    from moved
+    returning idx`);
+  return result.rows.length > 0;
 }
 
-/** The final write of a turn that stored no reply: activity and turn sequence only. */
-export async function touchSession(db: Database, { sessionId, turnSeq }: { sessionId: string; turnSeq: number }): Promise<void> {
-  await db.update(chatSessions).set({ lastActivityAt: sql`now()`, turnSeq }).where(eq(chatSessions.id, sessionId));
+/**
+ * The final write of a turn that stored no reply: activity and turn sequence only, under the same
+ * guard as {@link saveReply}. Resolves false when another turn moved the session on.
+ */
+export async function touchSession(db: Database, { sessionId, expectedTurnSeq }: { sessionId: string; expectedTurnSeq: number }): Promise<boolean> {
+  const rows = await db
+    .update(chatSessions)
+    .set({ lastActivityAt: sql`now()`, turnSeq: expectedTurnSeq + 1 })
+    .where(and(eq(chatSessions.id, sessionId), eq(chatSessions.turnSeq, expectedTurnSeq)))
+    .returning({ id: chatSessions.id });
+  return rows.length > 0;
 }
 
 /** What a turn's opening write found: the session as it stands now, and whether it wrote. */
@@ -212,14 +230,15 @@ export interface TurnOpening {
 /**
  * A turn's opening write, guarded by the session still being open for chat: stores the user
  * message (message turns) or marks the session active (initial turns) only if the session is
- * `active` in `chat` right now. It runs under the lock, in parallel with the model request, and
- * is the turn's fresh check of gates 6–8 (gate 10).
+ * `active` in `chat` right now and its turn sequence is still the one the turn read. It runs
+ * under the lock, in parallel with the model request, and is the turn's fresh check of gates 6–8
+ * (gate 10). An open session that was not written has moved on under another turn.
  */
 export async function openTurn(
   db: Database,
-  { sessionId, widgetId, userMessage }: { sessionId: string; widgetId: string; userMessage?: NewChatMessage },
+  { sessionId, widgetId, expectedTurnSeq, userMessage }: { sessionId: string; widgetId: string; expectedTurnSeq: number; userMessage?: NewChatMessage },
 ): Promise<TurnOpening> {
-  const open = sql`exists (select 1 from current where status = 'active' and channel = 'chat')`;
+  const open = sql`exists (select 1 from current where status = 'active' and channel = 'chat' and turn_seq = ${expectedTurnSeq})`;
   const write = userMessage
     ? sql`insert into ${chatMessages} (session_id, idx, client_message_id, role, text, parts)
           select ${sessionId}, ${userMessage.idx}, ${userMessage.clientMessageId ?? null}, 'user', ${userMessage.text ?? ""},
@@ -228,7 +247,7 @@ export async function openTurn(
     : sql`update ${chatSessions} set last_activity_at = now() where id = ${sessionId} and ${open} returning 1`;
   const result = await db.execute<{ status: ChatSession["status"]; channel: ChatSession["channel"]; written: number }>(sql`
     with current as (
-      select status, channel from ${chatSessions} where id = ${sessionId} and widget_id = ${widgetId}
+      select status, channel, turn_seq from ${chatSessions} where id = ${sessionId} and widget_id = ${widgetId}
     ), wrote as (${write})
     select status, channel, (select count(*) from wrote)::int as written from current`);
   const row = result.rows[0];

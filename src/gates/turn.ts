@@ -3,7 +3,6 @@ import { createMiddleware } from "hono/factory";
 import type { GateEnv } from "../env";
 import { ApiError } from "../errors";
 import { clientIpKey, judgeRateLimit, rateLimitError } from "../limits";
-import { LOCK_TTL_MARGIN_MS } from "../lock";
 import { assertSessionOpenForChat } from "../sessions/status";
 import { validateTemplate } from "../templates/validate";
 import { fenceSnapshot } from "../turn/fence";
@@ -33,7 +32,7 @@ export const turnGate = (kind: TurnKind) =>
       widgetId: claims.wid,
       ipKey: clientIpKey(c.req.raw),
       historyLimit: config.historyLimit,
-      lockTtlMs: config.turnDeadlineMs + LOCK_TTL_MARGIN_MS,
+      lockTtlMs: config.lockLeaseMs,
       keyPrefix: config.redisKeyPrefix,
       ...(clientMessageId === undefined ? {} : { clientMessageId }),
     };

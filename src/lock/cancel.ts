@@ -68,10 +68,11 @@ export interface WatchForCancelOptions {
    */
   confirmTimeoutMs?: number;
   /**
-   * Pause between two safety reads of the flag while subscribed, in ms.
+   * Pause between two safety reads of the flag while subscribed, in ms; `null` for none, when
+   * something else reads the flag regularly (the turn's lease renewal does).
    * @default 10000
    */
-  recheckIntervalMs?: number;
+  recheckIntervalMs?: number | null;
 }
 
 type Subscription = ReturnType<CancelWatchRedis["subscribe"]>;
@@ -102,7 +103,7 @@ export function watchForCancel(
     recheckIntervalMs = CANCEL_RECHECK_INTERVAL_MS,
   }: WatchForCancelOptions,
 ): Promise<void> {
-  for (const [name, value] of Object.entries({ intervalMs, confirmTimeoutMs, recheckIntervalMs })) {
+  for (const [name, value] of Object.entries({ intervalMs, confirmTimeoutMs, ...(recheckIntervalMs === null ? {} : { recheckIntervalMs }) })) {
     if (!(value > 0)) throw new RangeError(`watchForCancel: ${name} must be positive, got ${value}`);
   }
   return new Promise<void>((resolve, reject) => {
@@ -161,7 +162,8 @@ export function watchForCancel(
         failedReads = 0;
         if (value === token) return settle(resolve);
       }
-      scheduleRead(failed || mode === "polling" ? intervalMs : recheckIntervalMs);
+      if (failed || mode === "polling") scheduleRead(intervalMs);
+      else if (recheckIntervalMs !== null) scheduleRead(recheckIntervalMs);
     };
 
     const fallBack = (reason: string) => {

@@ -1,15 +1,21 @@
 import { DEFAULT_REDIS_KEY_PREFIX } from "../key-prefix";
+import { errorFields, log } from "../log/log";
 import { cancelKey, lockKey, turnSeqKey } from "./keys";
 import { evalScript, SCRIPTS, type ScriptRedis } from "./scripts";
 
 export { cancelKey, lockKey, turnSeqKey };
 
 /**
- * Added to the turn deadline to get the lock's TTL, in ms: time for a turn cut off at its
- * deadline to store its reply and release. The TTL only matters when an isolate dies
- * mid-turn; every other path releases explicitly.
+ * How long a turn's lock lives without renewal, in ms: the lease. A running turn renews it every
+ * third of this; a turn whose isolate died frees the session within it.
  */
-export const LOCK_TTL_MARGIN_MS = 30_000;
+export const DEFAULT_LOCK_LEASE_MS = 15_000;
+
+/**
+ * Pauses between the retries of a release that failed (Redis unreachable), in ms: ~15 s in all,
+ * the lease's length, after which the lock has expired anyway.
+ */
+export const RELEASE_RETRY_DELAYS_MS = [250, 500, 1_000, 2_000, 4_000, 8_000] as const;
 
 /**
  * How long a released turn's sequence stays in Redis, in ms. A read can only be stale for the
@@ -89,39 +95,93 @@ export async function releaseLock(
   return released === 1;
 }
 
+/** What a lease renewal found. */
+export interface LeaseRenewal {
+  /** The lock is still this turn's, and lives another lease. */
+  held: boolean;
+  /** A cancel aimed at this turn is waiting. */
+  canceled: boolean;
+}
+
+/**
+ * Renews `token`'s lease on the lock and reads the cancel flag, in one command (`RENEW_SCRIPT`).
+ * Redis errors reject.
+ */
+export async function renewLease(
+  redis: ScriptRedis,
+  { sessionId, keyPrefix = DEFAULT_REDIS_KEY_PREFIX, token, ttlMs }: { sessionId: string; keyPrefix?: string; token: string; ttlMs: number },
+): Promise<LeaseRenewal> {
+  const [held, canceled] = await evalScript<[number, number]>(
+    redis,
+    SCRIPTS.renew,
+    [lockKey(sessionId, keyPrefix), cancelKey(sessionId, keyPrefix)],
+    [token, String(ttlMs)],
+  );
+  return { held: held === 1, canceled: canceled === 1 };
+}
+
 /**
  * The lock a request holds, as one handle: whoever has it (the gate that took it, then the turn
- * it is handed to) releases it with `release()`, which runs at most once and never rejects.
+ * it is handed to) renews its lease while it works and releases it with `release()`.
  */
 export interface SessionLock {
   readonly sessionId: string;
   readonly token: string;
   /** The turn sequence found at acquire time; null when none is known. */
   readonly turnSeq: number | null;
+  /** Renews the lease for another `ttlMs`; null when Redis could not be reached. Never rejects. */
+  renew(ttlMs: number): Promise<LeaseRenewal | null>;
   /**
    * Releases the lock, leaving `turnSeq` for the next turn when given. The first call does the
-   * work; later calls return its result. A Redis failure is logged and resolves false: the TTL
-   * frees the lock then.
+   * work; later calls return its result, which is that of the first attempt: true when released.
+   * A failed attempt is logged and retried in the background ({@link RELEASE_RETRY_DELAYS_MS}),
+   * so the lock is free within moments of Redis returning; `settled()` waits for that. Never
+   * rejects.
    */
   release(options?: { turnSeq?: number }): Promise<boolean>;
+  /** Resolves when the release and its retries are over; hand it to `waitUntil`. */
+  settled(): Promise<void>;
 }
 
 /** Wraps an acquired lock into its handle. */
 export function heldLock(
   redis: ScriptRedis,
   { sessionId, keyPrefix = DEFAULT_REDIS_KEY_PREFIX, token, turnSeq }: { sessionId: string; keyPrefix?: string; token: string; turnSeq: number | null },
+  { retryDelaysMs = RELEASE_RETRY_DELAYS_MS }: { retryDelaysMs?: readonly number[] } = {},
 ): SessionLock {
-  let released: Promise<boolean> | null = null;
+  let firstAttempt: Promise<boolean> | null = null;
+  let retries: Promise<void> = Promise.resolve();
+  const attempt = (options: { turnSeq?: number }) => releaseLock(redis, { sessionId, keyPrefix, token, ...options });
   return {
     sessionId,
     token,
     turnSeq,
+    renew: (ttlMs) => renewLease(redis, { sessionId, keyPrefix, token, ttlMs }).catch(() => null),
     release(options = {}) {
-      released ??= releaseLock(redis, { sessionId, keyPrefix, token, ...options }).catch((error: unknown) => {
-        console.error("lock release failed; the TTL will free it", { sessionId, error: String(error) });
+      firstAttempt ??= attempt(options).catch((error: unknown) => {
+        log("error", "lock release failed; retrying", { sessionId, ...errorFields(error) });
+        retries = retryRelease(() => attempt(options), sessionId, retryDelaysMs);
         return false;
       });
-      return released;
+      return firstAttempt;
+    },
+    async settled() {
+      await firstAttempt;
+      await retries;
     },
   };
+}
+
+async function retryRelease(attempt: () => Promise<boolean>, sessionId: string, delaysMs: readonly number[]): Promise<void> {
+  for (const [i, delayMs] of delaysMs.entries()) {
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    try {
+      await attempt();
+      log("info", "lock released on retry", { sessionId, attempt: i + 1 });
+      return;
+    } catch {
+      // Still unreachable: the next pause is longer.
+    }
+  }
+  log("error", "lock release gave up; the lease will free it", { sessionId });
 }

@@ -48,6 +48,30 @@ return 0
 `;
 
 /**
+ * Renews the turn's lease on the lock and reads the cancel flag, in one command: the renewal a
+ * long turn needs doubles as the cancel channel's safety read, so it adds no request of its own.
+ * Returns `{ held, canceled }`: 1 when the lock is still `token`'s (and now lives `ttlMs` more),
+ * 1 when the cancel flag names `token`.
+ */
+export const RENEW_SCRIPT = `
+local lockKey   = KEYS[1] -- parley:lock:<sessionId>
+local cancelKey = KEYS[2] -- parley:cancel:<sessionId>
+local token     = ARGV[1] -- the renewing turn's lock token
+local ttlMs     = ARGV[2] -- the lease's new lifetime, in ms
+
+local held = 0
+if redis.call("GET", lockKey) == token then
+  redis.call("PEXPIRE", lockKey, ttlMs)
+  held = 1
+end
+local canceled = 0
+if redis.call("GET", cancelKey) == token then
+  canceled = 1
+end
+return { held, canceled }
+`;
+
+/**
  * Publishes a stop for the turn holding the lock: copies the lock's token into the cancel
  * key, with a TTL so a flag nobody consumes goes away on its own, and publishes the token on
  * the session's cancel channel for a turn that is subscribed. The flag covers a turn whose
@@ -83,6 +107,7 @@ export const SCRIPTS = {
   acquire: { script: ACQUIRE_SCRIPT, hash: "170b0acf7af7f884418ee99143a74940fea907c6" },
   release: { script: RELEASE_SCRIPT, hash: "a41daf8eae7780764b7c4eaef1d4fef48c9778b4" },
   cancel: { script: CANCEL_SCRIPT, hash: "738f3481f52fd6f95f358af513cfc549d6a1f787" },
+  renew: { script: RENEW_SCRIPT, hash: "8d510e6befae432f493b3ae63f495377b7924344" },
 } as const satisfies Record<string, LuaScript>;
 
 /** The Redis commands `evalScript` needs. */

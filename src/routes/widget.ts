@@ -7,6 +7,7 @@ import type { AppEnv, AppVariables } from "../env";
 import { ApiError } from "../errors";
 import { createBodyGate, MAX_WIDGET_BODY_BYTES, messageGate, sessionCreateGate, sessionReadGate, tokenGate, turnGate } from "../gates";
 import { requestCancel } from "../lock";
+import { errorFields, log } from "../log/log";
 import { clients } from "../middleware/clients";
 import { openSession } from "../sessions/open";
 import { sessionState } from "../sessions/state";
@@ -17,9 +18,10 @@ import { startTurn } from "../turn/start";
 const turnDeps = ({ db, redis, config, resolveModel }: AppVariables): TurnDeps => ({ db, redis, config, resolveModel });
 
 /** How a turn hands work to the runtime and hears of a client that left. */
-const turnRuntime = (c: Pick<Context, "executionCtx" | "req">) => ({
+const turnRuntime = (c: Pick<Context<AppEnv>, "executionCtx" | "req" | "var">) => ({
   waitUntil: (work: Promise<unknown>) => c.executionCtx.waitUntil(work),
   requestSignal: c.req.raw.signal,
+  requestId: c.var.requestId,
 });
 
 /** The widget API (docs/architecture.md), mounted at `/v1/widget`. */
@@ -76,7 +78,7 @@ export const widget = new Hono<AppEnv>()
     // A reply still streaming stops too; the session is already ended if Redis cannot be reached.
     c.executionCtx.waitUntil(
       requestCancel(redis, claims.sid, config.redisKeyPrefix).catch((error: unknown) =>
-        console.error("cancel on end failed", { sessionId: claims.sid, error: String(error) }),
+        log("error", "cancel on end failed", { requestId: c.var.requestId, sessionId: claims.sid, ...errorFields(error) }),
       ),
     );
     return c.json({ sessionId: session.id, status: session.status, endedAt: session.endedAt, endedReason: session.endedReason });

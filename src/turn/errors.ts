@@ -1,4 +1,5 @@
 import { APICallError } from "ai";
+import { errorFields, log } from "../log/log";
 
 /** Codes of failures reported inside a stream, as `error` parts: `"<code>: <message>"`. */
 export type StreamErrorCode =
@@ -6,7 +7,8 @@ export type StreamErrorCode =
   | "model_error"
   | "turn_deadline"
   | "tool_cycle_limit"
-  | "persist_failed";
+  | "persist_failed"
+  | "turn_interrupted";
 
 const MESSAGES: Record<StreamErrorCode, string> = {
   model_unavailable: "The assistant's model is not available.",
@@ -14,6 +16,7 @@ const MESSAGES: Record<StreamErrorCode, string> = {
   turn_deadline: "The reply took too long and was stopped.",
   tool_cycle_limit: "The assistant used too many tool steps and was stopped.",
   persist_failed: "The reply could not be saved. Please try again.",
+  turn_interrupted: "The reply was interrupted. Please try again.",
 };
 
 /** The text of an `error` part: a code and a message safe to show a visitor. */
@@ -24,8 +27,8 @@ export function streamErrorText(code: StreamErrorCode, message = MESSAGES[code])
 /** Logs a model failure with what helps an operator, never the request's prompt or secrets. */
 export function logModelError(error: unknown, context: { sessionId: string }): void {
   if (APICallError.isInstance(error)) {
-    console.error("model call failed", { ...context, status: error.statusCode, url: error.url, retryable: error.isRetryable });
+    log("error", "model call failed", { ...context, status: error.statusCode, url: error.url, retryable: error.isRetryable });
   } else {
-    console.error("model stream failed", { ...context, error: error instanceof Error ? error.message : String(error) });
+    log("error", "model stream failed", { ...context, ...errorFields(error) });
   }
 }

@@ -1,4 +1,5 @@
 import type { TurnSnapshot } from "../db/queries";
+import { log } from "../log/log";
 
 /**
  * Pauses before each re-read of a snapshot found older than the lock's turn sequence, in ms:
@@ -30,7 +31,7 @@ export async function fenceSnapshot(
     current = await readAgain();
   }
   if (behind(current)) {
-    console.warn("fence: Postgres still behind the lock's turn sequence; going on with what it has", {
+    log("warn", "fence: Postgres still behind the lock's turn sequence; going on with what it has", {
       sessionId: current.session?.id,
       postgresSeq: current.session?.turnSeq,
       lockSeq,

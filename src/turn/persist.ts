@@ -12,6 +12,17 @@ const STORED_STATUS: Record<TurnStatus, MessageMetadata["status"]> = {
   failed: "interrupted",
 };
 
+/**
+ * The final write found the session moved on by another turn (this one lost its lease): nothing
+ * was written over that turn's history.
+ */
+export class TurnOvertakenError extends Error {
+  constructor(sessionId: string) {
+    super(`session ${sessionId} was moved on by another turn; this turn's reply is not stored`);
+    this.name = "TurnOvertakenError";
+  }
+}
+
 /** How the model part of a turn ended, as `data-turn-end` reports it. */
 export function turnStatus(outcome: ModelOutcome): TurnStatus {
   if (outcome.abortReason === "cancel") return "canceled";
@@ -36,10 +47,12 @@ export async function storeReply(
 ): Promise<number | null> {
   const hasContent = reply.parts.some((part) => part.type !== "step-start");
   if (status === "failed" && !hasContent) {
-    await touchSession(db, { sessionId: plan.sessionId, turnSeq: plan.turnSeq + 1 });
+    if (!(await touchSession(db, { sessionId: plan.sessionId, expectedTurnSeq: plan.turnSeq }))) throw new TurnOvertakenError(plan.sessionId);
     return null;
   }
-  const errorCode = outcome.errorCode ?? (outcome.abortReason === "deadline" ? "turn_deadline" : undefined);
+  const errorCode =
+    outcome.errorCode ??
+    (outcome.abortReason === "deadline" ? "turn_deadline" : outcome.abortReason === "lease_lost" ? "turn_interrupted" : undefined);
   const metadata: MessageMetadata = {
     status: STORED_STATUS[status],
     model: plan.template.model.modelId,
@@ -47,11 +60,12 @@ export async function storeReply(
     ...(outcome.usage ? { usage: pickUsage(outcome.usage) } : {}),
     ...(errorCode ? { error: errorCode } : {}),
   };
-  await saveReply(db, {
+  const saved = await saveReply(db, {
     message: { sessionId: plan.sessionId, idx, role: "assistant", text: textOf(reply), parts: finished(reply.parts), metadata },
     currentNode: outcome.node,
-    turnSeq: plan.turnSeq + 1,
+    expectedTurnSeq: plan.turnSeq,
   });
+  if (!saved) throw new TurnOvertakenError(plan.sessionId);
   return idx;
 }
 

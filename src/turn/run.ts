@@ -4,13 +4,13 @@ import { openTurn, type TurnOpening } from "../db/queries";
 import { ApiError } from "../errors";
 import type { SessionLock } from "../lock";
 import { assertSessionOpenForChat } from "../sessions/status";
+import { errorFields, log } from "../log/log";
 import { streamErrorText } from "./errors";
 import { assembleMessage, messageId, type AssistantMetadata, type ParleyChunk, type TurnStatus } from "./message";
 import { streamModel, type ModelOutcome } from "./model-stream";
 import { storeReply, turnStatus } from "./persist";
 import type { TurnDeps, TurnPlan } from "./plan";
 import { watchStops } from "./stops";
-import { recordUsage, turnUsageRow } from "./usage-record";
 import { openTurnStream } from "./stream";
 
 export interface RunTurnDeps extends TurnDeps {
@@ -20,6 +20,8 @@ export interface RunTurnDeps extends TurnDeps {
   respond: (response: Response) => void;
   /** The request's abort signal: it fires when the client disconnects. */
   requestSignal?: AbortSignal;
+  /** The request's id, for the turn's log lines. */
+  requestId?: string;
 }
 
 /**
@@ -40,15 +42,13 @@ export async function runTurn(plan: TurnPlan, deps: RunTurnDeps): Promise<void> 
   const stops = watchStops({
     redis: deps.redis,
     keyPrefix: config.redisKeyPrefix,
-    sessionId,
-    token: lock.token,
+    lock,
+    leaseMs: config.lockLeaseMs,
     deadlineMs: config.turnDeadlineMs,
     disconnectGraceMs: config.disconnectGraceMs,
     clientGone: stream.clientGone,
   });
   const toolsets: McpToolset[] = [];
-  // Started after the final write, awaited only once the stream is closed: the usage record.
-  const afterwards: Promise<void>[] = [];
 
   const storesUser = plan.user !== undefined && plan.user.storedIdx === undefined;
   const userIdx = plan.user?.storedIdx ?? plan.nextIdx;
@@ -56,10 +56,18 @@ export async function runTurn(plan: TurnPlan, deps: RunTurnDeps): Promise<void> 
   const metadata: AssistantMetadata = { sessionId, idx: assistantIdx };
   const start: ParleyChunk = { type: "start", messageId: messageId(sessionId, assistantIdx), messageMetadata: metadata };
 
+  // For the turn's log line: ids, codes and figures, never text.
+  const startedAt = Date.now();
+  let ttftMs: number | undefined;
+  let errorCode: string | undefined;
+  let usage: ModelOutcome["usage"];
+
   const modelChunks: ParleyChunk[] = [];
   // Nothing of the model's goes out before the user message is stored: held until then.
   let held: ParleyChunk[] | null = [];
   const send = (chunk: ParleyChunk) => {
+    if (ttftMs === undefined && (chunk.type === "text-delta" || chunk.type === "tool-input-available")) ttftMs = Date.now() - startedAt;
+    if (chunk.type === "error") errorCode ??= chunk.errorText.slice(0, chunk.errorText.indexOf(":"));
     modelChunks.push(chunk);
     if (held) held.push(chunk);
     else stream.write(chunk);
@@ -67,6 +75,20 @@ export async function runTurn(plan: TurnPlan, deps: RunTurnDeps): Promise<void> 
   const end = (status: TurnStatus, storedIdx: number | null, finishReason?: FinishReason) => {
     stream.write({ type: "data-turn-end", data: { status, assistantIdx: storedIdx }, transient: true });
     stream.write({ type: "finish", messageMetadata: metadata, ...(finishReason ? { finishReason } : {}) });
+    log(status === "failed" ? "warn" : "info", "turn", {
+      requestId: deps.requestId,
+      sessionId,
+      widgetId: plan.widgetId,
+      kind: plan.user ? "message" : "initial",
+      status,
+      assistantIdx: storedIdx,
+      errorCode,
+      finishReason,
+      ttftMs,
+      durationMs: Date.now() - startedAt,
+      inputTokens: usage?.inputTokens,
+      outputTokens: usage?.outputTokens,
+    });
   };
   let responded = false;
   const respond = (response: Response) => {
@@ -79,6 +101,7 @@ export async function runTurn(plan: TurnPlan, deps: RunTurnDeps): Promise<void> 
     const opening = openTurn(db, {
       sessionId,
       widgetId: plan.widgetId,
+      expectedTurnSeq: plan.turnSeq,
       ...(storesUser && plan.user
         ? {
             userMessage: {
@@ -105,8 +128,9 @@ export async function runTurn(plan: TurnPlan, deps: RunTurnDeps): Promise<void> 
       await model.catch(() => undefined);
       await lock.release();
       if (opened.ok) return respond(refusal(opened.found));
-      console.error("storing the user message failed", { sessionId, error: String(opened.error) });
+      log("error", "storing the user message failed", { requestId: deps.requestId, sessionId, ...errorFields(opened.error) });
       stream.write(start);
+      errorCode = "persist_failed";
       stream.write({ type: "error", errorText: streamErrorText("persist_failed", "Your message could not be saved. Please try again.") });
       end("failed", null);
       return respond(stream.response);
@@ -119,12 +143,14 @@ export async function runTurn(plan: TurnPlan, deps: RunTurnDeps): Promise<void> 
     respond(stream.response);
 
     const outcome = await model;
+    usage = outcome.usage;
     if (outcome.abortReason === "deadline") send({ type: "error", errorText: streamErrorText("turn_deadline") });
-    const { status, storedIdx } = await finishTurn(plan, deps, { outcome, reply: [start, ...modelChunks], assistantIdx, afterwards });
+    if (outcome.abortReason === "lease_lost") send({ type: "error", errorText: streamErrorText("turn_interrupted") });
+    const { status, storedIdx } = await finishTurn(plan, deps, { outcome, reply: [start, ...modelChunks], assistantIdx });
     if (storedIdx === undefined) send({ type: "error", errorText: streamErrorText("persist_failed") });
     end(status, storedIdx ?? null, outcome.finishReason);
   } catch (error) {
-    console.error("turn failed unexpectedly", { sessionId, error: String(error) });
+    log("error", "turn failed unexpectedly", { requestId: deps.requestId, sessionId, ...errorFields(error) });
     await lock.release();
     if (!responded) stream.write(start);
     held = null;
@@ -136,7 +162,8 @@ export async function runTurn(plan: TurnPlan, deps: RunTurnDeps): Promise<void> 
     await lock.release();
     stream.close();
     respond(stream.response);
-    await Promise.all([...toolsets.map((toolset) => toolset.close()), ...afterwards]);
+    await lock.settled();
+    await Promise.all(toolsets.map((toolset) => toolset.close()));
   }
 }
 
@@ -148,21 +175,18 @@ export async function runTurn(plan: TurnPlan, deps: RunTurnDeps): Promise<void> 
 async function finishTurn(
   plan: TurnPlan,
   { db, lock }: Pick<RunTurnDeps, "db" | "lock">,
-  { outcome, reply, assistantIdx, afterwards }: { outcome: ModelOutcome; reply: ParleyChunk[]; assistantIdx: number; afterwards: Promise<void>[] },
+  { outcome, reply, assistantIdx }: { outcome: ModelOutcome; reply: ParleyChunk[]; assistantIdx: number },
 ): Promise<{ status: TurnStatus; storedIdx: number | null | undefined }> {
   const status = turnStatus(outcome);
   const message = await assembleMessage(reply);
   const [storedIdx] = await Promise.all([
     storeReply(db, { plan, idx: assistantIdx, reply: message, outcome, status }).catch((error: unknown) => {
-      console.error("storing the reply failed", { sessionId: plan.sessionId, error: String(error) });
+      log("error", "storing the reply failed", { sessionId: plan.sessionId, ...errorFields(error) });
       return undefined;
     }),
     lock.release({ turnSeq: plan.turnSeq + 1 }),
   ]);
-  const final = storedIdx === undefined ? "failed" : status;
-  // Not awaited here: `data-turn-end` and `finish` go out while the usage record is written.
-  afterwards.push(recordUsage(db, turnUsageRow(plan, outcome, { status: final, storedIdx })));
-  return { status: final, storedIdx };
+  return { status: storedIdx === undefined ? "failed" : status, storedIdx };
 }
 
 /** The answer for a session that changed between the wave and the opening write (gate 10). */

@@ -11,6 +11,8 @@ export interface StartTurnOptions {
   waitUntil: (work: Promise<unknown>) => void;
   /** The request's abort signal: it fires when the client disconnects. */
   requestSignal?: AbortSignal;
+  /** The request's id, for the turn's log lines. */
+  requestId?: string;
 }
 
 /**
@@ -18,7 +20,7 @@ export interface StartTurnOptions {
  * Otherwise the turn runs in `waitUntil`, and the response resolves once its opening write has
  * settled: 200 with the stream, or the status of a session that changed meanwhile (gate 10).
  */
-export function startTurn(turn: GatedTurn, deps: TurnDeps, { message, waitUntil, requestSignal }: StartTurnOptions): Promise<Response> {
+export function startTurn(turn: GatedTurn, deps: TurnDeps, { message, waitUntil, requestSignal, requestId }: StartTurnOptions): Promise<Response> {
   if (turn.action === "replay") {
     waitUntil(turn.lock.release());
     return Promise.resolve(completedStreamResponse(turn.chunks));
@@ -38,6 +40,6 @@ export function startTurn(turn: GatedTurn, deps: TurnDeps, { message, waitUntil,
       : {}),
   };
   return new Promise<Response>((respond) => {
-    waitUntil(runTurn(plan, { ...deps, lock, respond, ...(requestSignal ? { requestSignal } : {}) }));
+    waitUntil(runTurn(plan, { ...deps, lock, respond, ...(requestSignal ? { requestSignal } : {}), ...(requestId ? { requestId } : {}) }));
   });
 }
