@@ -33,7 +33,10 @@ export default defineConfig({
           name: "browser",
           include: ["test/browser/**/*.test.ts"],
           environment: "node",
-          // Starts its own stack (wrangler dev ~10 s on 2 cores) and one Chromium.
+          // Its own stack (wrangler dev ~10 s on 2 cores), once for all its files; one Chromium
+          // per file, one file at a time.
+          globalSetup: ["./test/browser/global-setup.ts"],
+          fileParallelism: false,
           testTimeout: 60_000,
           hookTimeout: 180_000,
         },

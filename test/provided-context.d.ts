@@ -32,5 +32,11 @@ declare module "vitest" {
     toolServerUrl: string;
     /** The demo MCP server's Streamable HTTP endpoint. */
     mcpServerUrl: string;
+    /** Browser suite (test/browser/global-setup.ts): the Worker of its own stack, `http://127.0.0.1:<port>`. */
+    browserApiUrl: string;
+    /** Browser suite: the demo shop, `http://localhost:<port>` (another origin than the API). */
+    browserShopUrl: string;
+    /** Browser suite: its stack's database. */
+    browserDatabaseUrl: string;
   }
 }

@@ -1,6 +1,9 @@
-/** widget.js as built for release: within its size budget, and made only of the widget's own code. */
+/** widget.js as built for release and as the Worker serves it. */
 import { describe, expect, it } from "vitest";
 import { buildWidget, WIDGET_GZIP_BUDGET_BYTES } from "../../dev/build-widget";
+import { useSuite } from "./support";
+
+const suite = useSuite({ browser: false });
 
 describe("widget.js", async () => {
   const built = await buildWidget({ outDir: null });
@@ -18,5 +21,25 @@ describe("widget.js", async () => {
     expect(built.version).toMatch(/^[0-9a-f]{10}$/);
     expect(built.code).toContain(`"${built.version}"`);
     expect((await buildWidget({ outDir: null })).version).toBe(built.version);
+  });
+});
+
+describe("widget.js as served", () => {
+  it("has caching headers a CDN can use, and a pinned copy under its content hash", async () => {
+    const res = await fetch(`${suite.apiUrl}/widget.js`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/javascript/);
+    expect(res.headers.get("cache-control")).toBe("public, max-age=300, stale-while-revalidate=86400");
+    const etag = res.headers.get("etag");
+    expect(etag).toBeTruthy();
+    const code = await res.text();
+    expect((await fetch(`${suite.apiUrl}/widget.js`, { headers: { "if-none-match": etag! } })).status).toBe(304);
+
+    // The stack built it from this same source.
+    const { version } = await buildWidget({ outDir: null });
+    const pinned = await fetch(`${suite.apiUrl}/widget-${version}.js`);
+    expect(pinned.status).toBe(200);
+    expect(pinned.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+    expect(await pinned.text()).toBe(code);
   });
 });
