@@ -1,4 +1,4 @@
-import { Hono } from "hono";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import type { AppEnv } from "./env";
@@ -7,7 +7,9 @@ import { ApiError } from "./errors";
 import { errorFields, log } from "./log/log";
 import { requestLog } from "./log/request-log";
 import { resolveModel, type ModelResolver } from "./model/provider";
+import { adminApi } from "./routes/admin";
 import { health } from "./routes/health";
+import { serveApiDocs } from "./routes/openapi";
 import { widget } from "./routes/widget";
 
 export interface AppOptions {
@@ -17,7 +19,8 @@ export interface AppOptions {
 
 /** The parley HTTP app: routes, the JSON error shape and the fallback 404. */
 export function createApp({ resolveModel: chooseModel = resolveModel }: AppOptions = {}) {
-  const app = new Hono<AppEnv>();
+  // OpenAPIHono: a Hono app that also keeps the OpenAPI registry of every route (/openapi.json).
+  const app = new OpenAPIHono<AppEnv>();
   // `x-request-id`: the caller's when it is short and plain, else a fresh one; echoed back.
   app.use("*", requestId({ headerName: "x-request-id" }), requestLog());
   app.use("*", async (c, next) => {
@@ -26,6 +29,8 @@ export function createApp({ resolveModel: chooseModel = resolveModel }: AppOptio
   });
   app.route("/", health);
   app.route("/v1/widget", widget);
+  app.route("/v1/admin", adminApi());
+  serveApiDocs(app);
 
   app.notFound(() => new ApiError("not_found").toResponse());
   app.onError((error, c) => {

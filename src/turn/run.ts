@@ -11,6 +11,7 @@ import { streamModel, type ModelOutcome } from "./model-stream";
 import { storeReply, turnStatus } from "./persist";
 import type { TurnDeps, TurnPlan } from "./plan";
 import { watchStops } from "./stops";
+import { recordUsage, turnUsageRow } from "./usage-record";
 import { openTurnStream } from "./stream";
 
 export interface RunTurnDeps extends TurnDeps {
@@ -49,6 +50,8 @@ export async function runTurn(plan: TurnPlan, deps: RunTurnDeps): Promise<void> 
     clientGone: stream.clientGone,
   });
   const toolsets: McpToolset[] = [];
+  // Started after the final write, awaited only once the stream is closed: the usage record.
+  const afterwards: Promise<void>[] = [];
 
   const storesUser = plan.user !== undefined && plan.user.storedIdx === undefined;
   const userIdx = plan.user?.storedIdx ?? plan.nextIdx;
@@ -146,7 +149,7 @@ export async function runTurn(plan: TurnPlan, deps: RunTurnDeps): Promise<void> 
     usage = outcome.usage;
     if (outcome.abortReason === "deadline") send({ type: "error", errorText: streamErrorText("turn_deadline") });
     if (outcome.abortReason === "lease_lost") send({ type: "error", errorText: streamErrorText("turn_interrupted") });
-    const { status, storedIdx } = await finishTurn(plan, deps, { outcome, reply: [start, ...modelChunks], assistantIdx });
+    const { status, storedIdx } = await finishTurn(plan, deps, { outcome, reply: [start, ...modelChunks], assistantIdx, afterwards });
     if (storedIdx === undefined) send({ type: "error", errorText: streamErrorText("persist_failed") });
     end(status, storedIdx ?? null, outcome.finishReason);
   } catch (error) {
@@ -163,7 +166,7 @@ export async function runTurn(plan: TurnPlan, deps: RunTurnDeps): Promise<void> 
     stream.close();
     respond(stream.response);
     await lock.settled();
-    await Promise.all(toolsets.map((toolset) => toolset.close()));
+    await Promise.all([...toolsets.map((toolset) => toolset.close()), ...afterwards]);
   }
 }
 
@@ -175,7 +178,7 @@ export async function runTurn(plan: TurnPlan, deps: RunTurnDeps): Promise<void> 
 async function finishTurn(
   plan: TurnPlan,
   { db, lock }: Pick<RunTurnDeps, "db" | "lock">,
-  { outcome, reply, assistantIdx }: { outcome: ModelOutcome; reply: ParleyChunk[]; assistantIdx: number },
+  { outcome, reply, assistantIdx, afterwards }: { outcome: ModelOutcome; reply: ParleyChunk[]; assistantIdx: number; afterwards: Promise<void>[] },
 ): Promise<{ status: TurnStatus; storedIdx: number | null | undefined }> {
   const status = turnStatus(outcome);
   const message = await assembleMessage(reply);
@@ -186,7 +189,10 @@ async function finishTurn(
     }),
     lock.release({ turnSeq: plan.turnSeq + 1 }),
   ]);
-  return { status: storedIdx === undefined ? "failed" : status, storedIdx };
+  const final = storedIdx === undefined ? "failed" : status;
+  // Not awaited here: `data-turn-end` and `finish` go out while the usage record is written.
+  afterwards.push(recordUsage(db, turnUsageRow(plan, outcome, { status: final, storedIdx })));
+  return { status: final, storedIdx };
 }
 
 /** The answer for a session that changed between the wave and the opening write (gate 10). */
