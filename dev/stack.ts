@@ -56,9 +56,10 @@ try {
   const mcp = trackShim(await startDemoMcpServer({ port: Number(process.env.MCP_DEMO_PORT ?? 8077) }));
   log(`demo merchant API at ${demoApi.url}, demo MCP server at ${mcp.url}`);
   const openaiKey = process.env.OPENAI_API_KEY ?? devVars.OPENAI_API_KEY;
-  await seedDemo({
+  const demo = await seedDemo({
     databaseUrl,
     port,
+    mintTenantKey: true,
     // The demo shop's pages are served as http://localhost:<shopPort>, another origin than the API.
     shopOrigins: [`http://localhost:${shopPort}`],
     demoApiUrl: demoApi.url,
@@ -78,14 +79,17 @@ try {
 
   if (servicesOnly) {
     console.log(`DATABASE_URL=${databaseUrl}\nNEON_LOCAL_ENDPOINT=${neon.url}/sql\nUPSTASH_REDIS_REST_URL=${upstash.url}`);
+    log(`demo tenant admin key: ${demo.tenantKey} (new each run)`);
     log("services ready; Ctrl-C stops them");
   } else {
     const widget = await buildWidget();
     log(`widget.js ${widget.version} built (${widget.gzipBytes} bytes gzip)`);
-    // wrangler dev takes from .dev.vars only the names in `[secrets] required` or `[vars]`:
-    // the optional OpenAI settings would never reach the Worker, so they are passed here.
+    // wrangler dev takes from .dev.vars only the names in `[secrets] required` or `[vars]`: so
+    // that whatever a developer puts there reaches the Worker (the optional OpenAI settings
+    // included), every name is passed on, under the stack's own services.
     const openaiBaseUrl = process.env.OPENAI_BASE_URL ?? devVars.OPENAI_BASE_URL;
     const wrangler = startWrangler({
+      ...devVars,
       DATABASE_URL: databaseUrl,
       NEON_LOCAL_ENDPOINT: `${neon.url}/sql`,
       UPSTASH_REDIS_REST_URL: upstash.url,
@@ -95,6 +99,8 @@ try {
     await wrangler.ready();
     const shop = trackShim(await startDemoShop({ port: shopPort, apiOrigin: `http://127.0.0.1:${port}` }));
     console.log(`parley ready at http://127.0.0.1:${port} · demo shop at ${shop.url}`);
+    // The demo tenant's admin key, minted anew on every run: the README's Merchant API walkthrough uses it.
+    console.log(`admin API: export PARLEY_KEY=${demo.tenantKey}   (docs at http://127.0.0.1:${port}/docs)`);
   }
 } catch (error) {
   console.error(`[parley] ${error instanceof Error ? error.message : String(error)}`);
@@ -118,9 +124,12 @@ function describe(service: Service): string {
   ];
 }
 
-/** `.dev.vars`, made from the committed example on first run. */
+/**
+ * `.dev.vars` (or the file `PARLEY_DEV_VARS` names), made from the committed example on first
+ * run. Blank values count as unset.
+ */
 function readDevVars(): Record<string, string> {
-  const path = resolve(root, ".dev.vars");
+  const path = process.env.PARLEY_DEV_VARS ?? resolve(root, ".dev.vars");
   if (!existsSync(path)) {
     copyFileSync(resolve(root, ".dev.vars.example"), path);
     log("created .dev.vars from .dev.vars.example");
@@ -128,7 +137,7 @@ function readDevVars(): Record<string, string> {
   const vars: Record<string, string> = {};
   for (const line of readFileSync(path, "utf8").split("\n")) {
     const match = /^\s*([A-Z0-9_]+)\s*=\s*(.*)\s*$/.exec(line);
-    if (match) vars[match[1]!] = match[2]!;
+    if (match && match[2]) vars[match[1]!] = match[2];
   }
   return vars;
 }

@@ -1,24 +1,33 @@
 /**
- * The real stack for the browser suite: `dev/stack.ts` (the `npm run dev` entry point) run as a
- * child process on ports of its own, against a database created for this run, with the scripted
- * model. Resolves once its ready line names the API and the demo shop.
+ * The real stack for the suites that test the product as a developer runs it (the browser suite,
+ * the dev stack's own test): `dev/stack.ts` (the `npm run dev` entry point) run as a child
+ * process on ports of its own, against a database created for this run. Resolves once its ready
+ * line names the API and the demo shop.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createWriteStream, mkdirSync } from "node:fs";
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { createDatabase, dropDatabase, ensurePostgres, ensureRedis, withDatabase } from "../../dev/services";
 
-/** First of six consecutive ports (API, demo shop, Upstash shim, Neon shim, MCP, demo API). @default 9340 */
-const PORT_BASE = Number(process.env.BROWSER_TEST_PORT_BASE ?? 9340);
-/** The browser suite keeps to Redis database 2 (dev uses 0, the other suites 1). */
-const REDIS_DB = "2";
 const READY_TIMEOUT_MS = 150_000;
-/** The stack's whole output (wrangler's request log included), for reading after a failure. */
-export const STACK_LOG = resolve(import.meta.dirname, "../../test-results/widget/stack.log");
 
-export interface BrowserStack {
+export interface DevStackOptions {
+  /** Names the run's database and log file: `parley_<name>_<hex>`, `test-results/<name>/stack.log`. */
+  name: string;
+  /** First of six consecutive ports (API, demo shop, Upstash shim, Neon shim, MCP, demo API). */
+  portBase: number;
+  /** The Redis database the stack keeps to (dev uses 0, the workerd suites 1). */
+  redisDb: string;
+  /**
+   * Entries laid over `.dev.vars.example` in the stack's own `.dev.vars` (the developer's is
+   * never read). Without an `OPENAI_API_KEY` here the demo runs the scripted model.
+   */
+  devVars?: Record<string, string>;
+}
+
+export interface DevStack {
   /** `http://127.0.0.1:<port>`: the Worker, its API and widget.js. */
   apiUrl: string;
   /** `http://localhost:<port>`: the demo shop, another origin than the API. */
@@ -28,21 +37,31 @@ export interface BrowserStack {
   stop(): Promise<void>;
 }
 
-export async function startBrowserStack(): Promise<BrowserStack> {
+/** Where a stack's whole output goes (wrangler's request log included), for reading after a failure. */
+export const stackLog = (name: string) => resolve(import.meta.dirname, `../../test-results/${name}/stack.log`);
+
+export async function startDevStack({ name, portBase, redisDb, devVars = {} }: DevStackOptions): Promise<DevStack> {
   const root = resolve(import.meta.dirname, "../..");
+  const devVarsFile = resolve(dirname(stackLog(name)), "dev.vars");
+  mkdirSync(dirname(devVarsFile), { recursive: true });
+  const example = readFileSync(resolve(root, ".dev.vars.example"), "utf8");
+  writeFileSync(devVarsFile, `${example}\n${Object.entries(devVars).map(([key, value]) => `${key}=${value}`).join("\n")}\n`);
+  // Only the stack's own file configures the model: nothing of this shell's leaks in.
+  const { OPENAI_API_KEY: _key, OPENAI_BASE_URL: _baseUrl, OPENAI_MODEL: _model, ...inherited } = process.env;
   const stateDir = resolve(root, ".parley/test");
   const postgres = await ensurePostgres({ stateDir });
   const redis = await ensureRedis({ stateDir });
-  const databaseName = `parley_browser_${randomBytes(5).toString("hex")}`;
+  const databaseName = `parley_${name}_${randomBytes(5).toString("hex")}`;
   await createDatabase(postgres.url, databaseName);
   const databaseUrl = withDatabase(postgres.url, databaseName);
 
-  const ports = Array.from({ length: 6 }, (_, i) => String(PORT_BASE + i));
+  const ports = Array.from({ length: 6 }, (_, i) => String(portBase + i));
   const child = spawn(process.execPath, ["--import", "tsx", "dev/stack.ts"], {
     cwd: root,
     stdio: ["ignore", "pipe", "pipe"],
     env: {
-      ...process.env,
+      ...inherited,
+      PARLEY_DEV_VARS: devVarsFile,
       PORT: ports[0],
       DEMO_SHOP_PORT: ports[1],
       UPSTASH_SHIM_PORT: ports[2],
@@ -50,14 +69,13 @@ export async function startBrowserStack(): Promise<BrowserStack> {
       MCP_DEMO_PORT: ports[4],
       DEMO_API_PORT: ports[5],
       DATABASE_URL: databaseUrl,
-      REDIS_URL: withDatabase(redis.url, REDIS_DB),
-      // The scripted model, whatever a developer's .dev.vars says.
-      OPENAI_API_KEY: "",
+      REDIS_URL: withDatabase(redis.url, redisDb),
     },
   });
   const output: string[] = [];
-  mkdirSync(dirname(STACK_LOG), { recursive: true });
-  const log = createWriteStream(STACK_LOG);
+  const logFile = stackLog(name);
+  mkdirSync(dirname(logFile), { recursive: true });
+  const log = createWriteStream(logFile);
   child.stdout!.pipe(log);
   child.stderr!.pipe(log);
   const stop = async () => {
