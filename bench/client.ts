@@ -55,8 +55,7 @@ export async function runTurn(workerUrl: string, origin: string, session: Sessio
       body: JSON.stringify({ id: `m${turn}`, text: marker }),
     });
     if (res.status !== 200 || !res.body) {
-      result.error = `HTTP ${res.status}`;
-      await res.body?.cancel();
+      result.error = `HTTP ${res.status} ${await errorText(res)}`;
       return result;
     }
     let text = "";
@@ -85,6 +84,17 @@ export async function runTurn(workerUrl: string, origin: string, session: Sessio
     result.error ??= error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   }
   return result;
+}
+
+/** The `error.message` of a JSON error body (it names the store that failed), else its first characters. */
+async function errorText(res: Response): Promise<string> {
+  const text = await res.text().catch(() => "");
+  try {
+    const { error } = JSON.parse(text) as { error?: { code?: string; message?: string } };
+    return `${error?.code ?? ""}: ${error?.message ?? ""}`;
+  } catch {
+    return text.slice(0, 80);
+  }
 }
 
 /** What the fake model streams for `tokens` deltas. */
