@@ -1,6 +1,7 @@
 import { drizzle } from "drizzle-orm/node-postgres";
 import pg from "pg";
-import { templates, widgets, type NewTemplate } from "../src/db/schema";
+import { mintAdminKey } from "../src/admin/keys";
+import { adminKeys, templates, tenants, widgets, type NewTemplate } from "../src/db/schema";
 import type { ModelSettings } from "../src/templates/config";
 
 /** Fixed ids keep the seed idempotent: every run updates the same rows. */
@@ -11,6 +12,7 @@ export const DEMO_IDS = {
   llmWidget: "00000000-0000-4000-8000-000000000101",
   staticWidget: "00000000-0000-4000-8000-000000000102",
   toolsWidget: "00000000-0000-4000-8000-000000000103",
+  tenantKey: "00000000-0000-4000-8000-000000000201",
 } as const;
 
 /** The demo merchant API's key: a template secret, sent by the HTTP tool, never shown. */
@@ -31,6 +33,17 @@ export interface SeedOptions {
   demoApiUrl: string;
   /** The demo MCP server's Streamable HTTP endpoint (`dev/mcp-server.ts`). */
   mcpUrl: string;
+  /**
+   * Mints a fresh admin key for the demo tenant (replacing the one the last run minted) and
+   * returns it: `npm run dev` prints it. @default false
+   */
+  mintTenantKey?: boolean;
+}
+
+export interface SeededDemo {
+  tenantId: string;
+  /** The demo tenant's admin key (`sk_dev_…`), when asked for. */
+  tenantKey?: string;
 }
 
 const DEMO_TENANT = "tenant_local_demo";
@@ -39,7 +52,7 @@ const DEMO_TENANT = "tenant_local_demo";
  * Upserts the local demo: widgets `pk_local_demo` (LLM greeting), `pk_local_static` (fixed
  * greeting) and `pk_local_tools` (a two-node flow with an HTTP tool and an MCP server).
  */
-export async function seedDemo({ databaseUrl, port, shopOrigins = [], model, demoApiUrl, mcpUrl }: SeedOptions): Promise<void> {
+export async function seedDemo({ databaseUrl, port, shopOrigins = [], model, demoApiUrl, mcpUrl, mintTenantKey = false }: SeedOptions): Promise<SeededDemo> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
   const db = drizzle({ client: pool });
   const origins = [...(port === undefined ? [] : [`http://localhost:${port}`, `http://127.0.0.1:${port}`]), ...shopOrigins];
@@ -106,6 +119,7 @@ export async function seedDemo({ databaseUrl, port, shopOrigins = [], model, dem
     },
   ];
   try {
+    await db.insert(tenants).values({ id: DEMO_TENANT, name: "Local demo merchant" }).onConflictDoNothing();
     for (const template of demoTemplates) {
       await db.insert(templates).values(template).onConflictDoUpdate({ target: templates.id, set: { ...template, updatedAt: new Date() } });
     }
@@ -118,6 +132,11 @@ export async function seedDemo({ databaseUrl, port, shopOrigins = [], model, dem
       const row = { ...widget, tenantId: DEMO_TENANT, allowedOrigins: origins, active: true };
       await db.insert(widgets).values(row).onConflictDoUpdate({ target: widgets.id, set: { ...row, updatedAt: new Date() } });
     }
+    if (!mintTenantKey) return { tenantId: DEMO_TENANT };
+    const minted = await mintAdminKey("development");
+    const key = { id: DEMO_IDS.tenantKey, tenantId: DEMO_TENANT, name: "npm run dev", displayPrefix: minted.displayPrefix, keyHash: minted.keyHash, revokedAt: null };
+    await db.insert(adminKeys).values(key).onConflictDoUpdate({ target: adminKeys.id, set: key });
+    return { tenantId: DEMO_TENANT, tenantKey: minted.key };
   } finally {
     await pool.end();
   }

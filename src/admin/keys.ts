@@ -1,4 +1,5 @@
-import type { Config } from "../config";
+/** Where a key belongs (`Config["environment"]`); spelled out so Node scripts can mint keys too. */
+export type KeyEnvironment = "development" | "preview" | "production";
 
 /** Random bytes in an admin key: 256 bits, well above the 128 the design asks for. */
 export const ADMIN_KEY_RANDOM_BYTES = 32;
@@ -7,7 +8,7 @@ export const PUBLIC_KEY_RANDOM_BYTES = 32;
 /** Characters of the random part kept in an admin key's display prefix. */
 const DISPLAY_RANDOM_CHARS = 8;
 
-const ENVIRONMENT_TAG: Record<Config["environment"], string> = { production: "live", preview: "preview", development: "dev" };
+const ENVIRONMENT_TAG: Record<KeyEnvironment, string> = { production: "live", preview: "preview", development: "dev" };
 
 /** `bytes` random bytes as base64url without padding. */
 export function randomBase64Url(bytes: number): string {
@@ -40,7 +41,7 @@ export interface MintedAdminKey {
  * A new admin key, `sk_<env>_<43 base64url chars>` (`env`: `live`, `preview` or `dev`), so a key
  * says where it belongs and never looks like a widget's `pk_` key.
  */
-export async function mintAdminKey(environment: Config["environment"]): Promise<MintedAdminKey> {
+export async function mintAdminKey(environment: KeyEnvironment): Promise<MintedAdminKey> {
   const prefix = `sk_${ENVIRONMENT_TAG[environment]}_`;
   const random = randomBase64Url(ADMIN_KEY_RANDOM_BYTES);
   const key = prefix + random;
