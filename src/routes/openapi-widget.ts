@@ -21,7 +21,7 @@ const GATE_ERRORS: Record<number, string> = {
   413: "`payload_too_large`: a body over 64 KB",
   429: "`rate_limited`, with `Retry-After`",
   500: "`internal`, `misconfigured`, `template_missing` or `template_invalid`",
-  503: "`unavailable`: Redis (rate limits, lock) cannot be reached",
+  503: "`unavailable`: Redis (rate limits, lock) or PostgreSQL cannot be reached; `details.store` names it",
 };
 
 function errorResponses(...statuses: number[]) {
@@ -112,7 +112,7 @@ export function describeWidgetApi(registry: ApiRegistry): void {
     summary: "A session's state and visible messages",
     security,
     request: { params: sessionParams },
-    responses: { 200: json(widgetSessionStateSchema, "State and messages"), ...errorResponses(401, 403, 404, 500) },
+    responses: { 200: json(widgetSessionStateSchema, "State and messages"), ...errorResponses(401, 403, 404, 500, 503) },
   });
   registry.registerPath({
     method: "post",
@@ -157,7 +157,7 @@ export function describeWidgetApi(registry: ApiRegistry): void {
         z.object({ sessionId: z.uuid(), status: z.enum(["active", "ended"]), endedAt: timestamp.nullable(), endedReason: z.string().nullable() }).meta({ id: "WidgetSessionEnded" }),
         "The session as it now stands",
       ),
-      ...errorResponses(401, 403, 404, 500),
+      ...errorResponses(401, 403, 404, 500, 503),
     },
   });
 
