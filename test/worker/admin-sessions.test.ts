@@ -167,6 +167,25 @@ describe("admin sessions", () => {
     expect(refused.res.status).toBe(410);
   });
 
+  it("end cancels a reply still streaming, under the deployment's Redis key prefix", async () => {
+    const tenant = await createTenant();
+    const made = await createTemplateAndWidget(tenant);
+    // Another prefix than the default: the cancel must reach the turn's own keys and channel.
+    const env = { REDIS_KEY_PREFIX: `admin_${crypto.randomUUID().slice(0, 8)}` };
+    const { res } = await post("/v1/widget/session", { json: { publicKey: made.publicKey }, env });
+    const session = (await res.json()) as { sessionId: string; token: string };
+    const call = await post(`/v1/widget/session/${session.sessionId}/message`, { token: session.token, json: { id: "m1", text: "/words 3000" }, env });
+    const reader = new StreamReader(call.res);
+    expect(await reader.until((chunks) => chunks.filter((chunk) => chunk.type === "text-delta").length >= 3)).toBe(true);
+    const ended = await admin(`/sessions/${session.sessionId}/end`, { key: tenant.key, method: "POST", env });
+    expect(ended.res.status).toBe(200);
+    await ended.settled();
+    const chunks = await reader.toEnd();
+    await call.settled();
+    expect(chunks.find((chunk) => chunk.type === "data-turn-end")).toMatchObject({ data: { status: "canceled" } });
+    expect(chunks.filter((chunk) => chunk.type === "text-delta").length).toBeLessThan(3000);
+  });
+
   it("delete erases the session and its messages; its usage counts stay", async () => {
     const tenant = await createTenant();
     const made = await createTemplateAndWidget(tenant);

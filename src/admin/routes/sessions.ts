@@ -13,8 +13,8 @@ import { sessionView, transcriptView } from "../views";
 const tags = ["Sessions"];
 
 /** Stops a reply still streaming for the session, if any; logged, never failing the request. */
-function cancelTurn(redis: Redis, sessionId: string): Promise<void> {
-  return requestCancel(redis, sessionId).then(
+function cancelTurn(redis: Redis, keyPrefix: string, sessionId: string): Promise<void> {
+  return requestCancel(redis, sessionId, keyPrefix).then(
     () => undefined,
     (error: unknown) => console.error("cancel from the admin API failed", { sessionId, error: String(error) }),
   );
@@ -84,7 +84,7 @@ export const sessionRoutes = adminRouter<GateEnv<TenantVariables>>()
       const sessionId = c.req.valid("param").id;
       const session = await endTenantSession(c.var.db, { tenantId: c.var.tenantId, sessionId, reason: "admin_ended" });
       if (!session) throw new ApiError("session_not_found");
-      c.executionCtx.waitUntil(cancelTurn(c.var.redis, sessionId));
+      c.executionCtx.waitUntil(cancelTurn(c.var.redis, c.var.config.redisKeyPrefix, sessionId));
       return c.json(sessionView(session), 200);
     },
   )
@@ -103,7 +103,7 @@ export const sessionRoutes = adminRouter<GateEnv<TenantVariables>>()
     async (c) => {
       const sessionId = c.req.valid("param").id;
       if (!(await deleteTenantSession(c.var.db, { tenantId: c.var.tenantId, sessionId }))) throw new ApiError("session_not_found");
-      c.executionCtx.waitUntil(cancelTurn(c.var.redis, sessionId));
+      c.executionCtx.waitUntil(cancelTurn(c.var.redis, c.var.config.redisKeyPrefix, sessionId));
       return c.body(null, 204);
     },
   );

@@ -14,9 +14,15 @@ export interface TestTenant {
 /** One admin API request with `key` as the bearer credential. */
 export function admin(
   path: string,
-  { key, json, method, headers }: { key: string; json?: unknown; method?: string; headers?: Record<string, string> },
+  { key, json, method, headers, env }: { key: string; json?: unknown; method?: string; headers?: Record<string, string>; env?: Partial<Env> },
 ): Promise<Call> {
-  return call(`/v1/admin${path}`, { token: key, ...(json === undefined ? {} : { json }), ...(method ? { method } : {}), ...(headers ? { headers } : {}) });
+  return call(`/v1/admin${path}`, {
+    token: key,
+    ...(json === undefined ? {} : { json }),
+    ...(method ? { method } : {}),
+    ...(headers ? { headers } : {}),
+    ...(env ? { env } : {}),
+  });
 }
 
 /** The JSON body of an admin answer, with its status. */
