@@ -125,6 +125,13 @@ const widgetFields = {
     .meta({ description: "Exact origins (`https://shop.example`, no path); `http://` only for localhost outside development" }),
   sessionsPerIpHour: z.number().int().min(0).max(1_000_000).meta({ description: "Sessions one IP may open per hour; 0 disables" }),
   messagesPerIpHour: z.number().int().min(0).max(1_000_000).meta({ description: "Messages one IP may send per hour; 0 disables" }),
+  dailyTokenBudget: z
+    .number()
+    .int()
+    .min(1)
+    .max(2_000_000_000)
+    .nullable()
+    .meta({ description: "Model tokens (in + out) all the widget's turns may use per UTC day, then 429 `budget_exhausted`; null: no budget" }),
   active: z.boolean().meta({ description: "An inactive widget opens no sessions and answers 401 on its sessions' routes" }),
 };
 
@@ -134,6 +141,7 @@ export const createWidgetBodySchema = z
     allowedOrigins: widgetFields.allowedOrigins.default([]),
     sessionsPerIpHour: widgetFields.sessionsPerIpHour.default(60),
     messagesPerIpHour: widgetFields.messagesPerIpHour.default(600),
+    dailyTokenBudget: widgetFields.dailyTokenBudget.default(null),
     active: widgetFields.active.default(true),
   })
   .meta({ id: "CreateWidget" });
@@ -152,6 +160,15 @@ export const widgetSchema = z
   .meta({ id: "Widget" });
 
 export const widgetPageSchema = page(widgetSchema, "WidgetPage");
+
+export const widgetBudgetSchema = z
+  .object({
+    dailyTokenBudget: widgetFields.dailyTokenBudget,
+    usedToday: z.number().int().meta({ description: "Tokens (in + out) of the widget's turns since midnight UTC" }),
+    exhausted: z.boolean().meta({ description: "True while turns answer 429 `budget_exhausted`" }),
+    resetsAt: z.string().meta({ description: "The next midnight UTC, when the count starts over" }),
+  })
+  .meta({ id: "WidgetBudget" });
 
 export const widgetListQuerySchema = pageQuerySchema.extend({ templateId: uuid.optional() });
 

@@ -1,9 +1,11 @@
 import { and, desc, eq, sql } from "drizzle-orm";
 import type { Database } from "./client";
+import { startOfUtcDay } from "./usage-queries";
 import {
   chatMessages,
   chatSessions,
   templates,
+  turnUsage,
   widgets,
   type ChatMessage,
   type ChatSession,
@@ -50,6 +52,8 @@ export interface TurnSnapshot {
   history: ChatMessage[];
   /** Total stored messages: the next message's idx. */
   messageCount: number;
+  /** Model tokens (in + out) the widget's turns used since midnight UTC: its daily budget's count. */
+  widgetTokensToday: number;
   /** The stored user message with the request's client id, if any. */
   existingUserMessage: ChatMessage | null;
   /** The message right after `existingUserMessage`, if any. */
@@ -80,7 +84,7 @@ export async function getTurnSnapshot(
     .select({ idx: chatMessages.idx })
     .from(chatMessages)
     .where(and(eq(chatMessages.sessionId, sessionId), eq(chatMessages.clientMessageId, clientId)));
-  const [widgetRows, sessionRows, templateRows, historyRows, countRows, existingRows, replyRows] = await db.batch([
+  const [widgetRows, sessionRows, templateRows, historyRows, countRows, existingRows, replyRows, tokenRows] = await db.batch([
     db.select().from(widgets).where(eq(widgets.id, widgetId)).limit(1),
     db
       .select()
@@ -108,6 +112,10 @@ export async function getTurnSnapshot(
       .from(chatMessages)
       .where(and(eq(chatMessages.sessionId, sessionId), eq(chatMessages.idx, sql`(${existingIdx}) + 1`)))
       .limit(1),
+    db
+      .select({ tokens: sql<number>`coalesce(sum(${turnUsage.inputTokens} + ${turnUsage.outputTokens}), 0)::int` })
+      .from(turnUsage)
+      .where(and(eq(turnUsage.widgetId, widgetId), sql`${turnUsage.createdAt} >= ${startOfUtcDay}`)),
   ]);
   return {
     widget: widgetRows[0] ?? null,
@@ -117,6 +125,7 @@ export async function getTurnSnapshot(
     messageCount: countRows[0]?.count ?? 0,
     existingUserMessage: existingRows[0] ?? null,
     replyToExisting: replyRows[0] ?? null,
+    widgetTokensToday: tokenRows[0]?.tokens ?? 0,
   };
 }
 

@@ -44,6 +44,8 @@ export const templates = pgTable(
     tools: jsonb("tools").$type<HttpTool[]>().notNull().default([]),
     mcpServers: jsonb("mcp_servers").$type<McpServer[]>().notNull().default([]),
     presentation: jsonb("presentation").$type<Presentation>().notNull().default({ quickReplies: [], textInput: true }),
+    /** Turns one session may run (its `turn_seq`); then 429 `session_limit`. 0: no cap. */
+    turnsPerSession: integer("turns_per_session").notNull().default(50),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
     /** Bumped by every admin update: the `ETag` that `If-Match` is checked against. */
@@ -52,6 +54,7 @@ export const templates = pgTable(
   (t) => [
     check("templates_channels_known", sql`${t.channels} <@ array['chat', 'voice']::text[] and cardinality(${t.channels}) > 0`),
     index("templates_tenant_idx").on(t.tenantId),
+    check("templates_turns_per_session_not_negative", sql`${t.turnsPerSession} >= 0`),
   ],
 );
 export type Template = InferSelectModel<typeof templates>;
@@ -73,6 +76,8 @@ export const widgets = pgTable(
     sessionsPerIpHour: integer("sessions_per_ip_hour").notNull().default(60),
     /** 0 disables the limit. */
     messagesPerIpHour: integer("messages_per_ip_hour").notNull().default(600),
+    /** Model tokens (in + out) all the widget's turns may use per UTC day; null: no budget. */
+    dailyTokenBudget: integer("daily_token_budget"),
     active: boolean("active").notNull().default(true),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
@@ -81,6 +86,7 @@ export const widgets = pgTable(
   },
   (t) => [
     check("widgets_limits_not_negative", sql`${t.sessionsPerIpHour} >= 0 and ${t.messagesPerIpHour} >= 0`),
+    check("widgets_budget_positive", sql`${t.dailyTokenBudget} is null or ${t.dailyTokenBudget} > 0`),
     index("widgets_template_idx").on(t.templateId),
     index("widgets_tenant_created_idx").on(t.tenantId, t.createdAt),
   ],
@@ -251,6 +257,8 @@ export const turnUsage = pgTable(
   (t) => [
     index("turn_usage_tenant_created_idx").on(t.tenantId, t.createdAt),
     index("turn_usage_session_idx").on(t.sessionId),
+    // The daily budget sums a widget's tokens since midnight UTC on every turn.
+    index("turn_usage_widget_created_idx").on(t.widgetId, t.createdAt),
   ],
 );
 export type TurnUsage = InferSelectModel<typeof turnUsage>;

@@ -46,7 +46,10 @@ export const turnGate = (kind: TurnKind) =>
     await next();
   });
 
-/** Gates 3–13 on a wave's results, in the design's order. Throws the first refusal. */
+/**
+ * Gates 3–15 on a wave's results, in the design's order (14: the session's turn cap, 15: the
+ * widget's daily token budget). Throws the first refusal.
+ */
 export async function judgeTurnWave(
   wave: TurnWave,
   { kind, origin, redis, readAgain }: {
@@ -101,5 +104,24 @@ export async function judgeTurnWave(
   // 13
   if (!snapshot.template) throw new ApiError("template_missing");
   const template = validateTemplate(snapshot.template);
+  // 14
+  if (template.turnsPerSession > 0 && session.turnSeq >= template.turnsPerSession) {
+    throw new ApiError("session_limit", { details: { turnsPerSession: template.turnsPerSession } });
+  }
+  // 15
+  if (widget.dailyTokenBudget !== null && snapshot.widgetTokensToday >= widget.dailyTokenBudget) {
+    const retryAfterSeconds = secondsUntilUtcMidnight();
+    throw new ApiError("budget_exhausted", {
+      details: { dailyTokenBudget: widget.dailyTokenBudget, retryAfterSeconds },
+      headers: { "Retry-After": String(retryAfterSeconds) },
+    });
+  }
   return { action: "run", lock, widget, session, template, snapshot, ...(storedUserIdx === undefined ? {} : { storedUserIdx }) };
+}
+
+/** Seconds until the next midnight UTC, when the daily token budget starts over; at least 1. */
+function secondsUntilUtcMidnight(now = Date.now()): number {
+  const midnight = new Date(now);
+  midnight.setUTCHours(24, 0, 0, 0);
+  return Math.max(1, Math.ceil((midnight.getTime() - now) / 1000));
 }

@@ -147,6 +147,8 @@ export const templateFieldsSchema = z.object({
   tools: z.array(httpToolSchema).default([]),
   mcpServers: z.array(mcpServerSchema).default([]),
   presentation: presentationSchema.default({ quickReplies: [], textInput: true }),
+  /** Turns one session may run; the next answers 429 `session_limit`. 0: no cap. */
+  turnsPerSession: z.number().int().min(0).max(100_000).default(50),
 });
 
 /** The checks across a template's fields: unique names, reserved tool names, storable text. */

@@ -3,6 +3,7 @@ import type { Config } from "../../config";
 import type { Database } from "../../db/client";
 import { deleteWidget, getTemplate, getWidget, insertWidget, listWidgets, updateWidget, type UpdateResult } from "../../db/admin-queries";
 import type { Widget } from "../../db/schema";
+import { getWidgetTokensToday } from "../../db/usage-queries";
 import type { GateEnv } from "../../env";
 import { ApiError } from "../../errors";
 import { tenantGate, type TenantVariables } from "../auth";
@@ -11,7 +12,7 @@ import { etagOf, expectedVersion } from "../etag";
 import { generatePublicKey } from "../keys";
 import { checkAllowedOrigins } from "../origins";
 import { adminRouter, errors, json, TENANT_SECURITY } from "../route-kit";
-import { createWidgetBodySchema, idParamSchema, ifMatchHeaderSchema, widgetListQuerySchema, widgetPageSchema, widgetPatchSchema, widgetSchema } from "../schemas";
+import { createWidgetBodySchema, idParamSchema, widgetBudgetSchema, ifMatchHeaderSchema, widgetListQuerySchema, widgetPageSchema, widgetPatchSchema, widgetSchema } from "../schemas";
 import { widgetView } from "../views";
 
 const tags = ["Widgets"];
@@ -100,6 +101,35 @@ export const widgetRoutes = adminRouter<GateEnv<TenantVariables>>()
       if (!widget) throw widgetNotFound();
       c.header("ETag", etagOf(widget.version));
       return c.json(widgetView(widget), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/widgets/{id}/budget",
+      tags,
+      summary: "Today's use of the widget's daily token budget",
+      description: "Tokens (in + out) of the widget's turns since midnight UTC, against `dailyTokenBudget`; once it is spent, turns answer 429 `budget_exhausted` until the next UTC day.",
+      security: TENANT_SECURITY,
+      middleware: [tenantGate()],
+      request: { params: idParamSchema },
+      responses: { 200: json(widgetBudgetSchema, "The budget and today's use"), ...errors(400, 404) },
+    }),
+    async (c) => {
+      const widget = await getWidget(c.var.db, { tenantId: c.var.tenantId, widgetId: c.req.valid("param").id });
+      if (!widget) throw widgetNotFound();
+      const usedToday = await getWidgetTokensToday(c.var.db, { widgetId: widget.id });
+      const resetsAt = new Date();
+      resetsAt.setUTCHours(24, 0, 0, 0);
+      return c.json(
+        {
+          dailyTokenBudget: widget.dailyTokenBudget,
+          usedToday,
+          exhausted: widget.dailyTokenBudget !== null && usedToday >= widget.dailyTokenBudget,
+          resetsAt: resetsAt.toISOString(),
+        },
+        200,
+      );
     },
   )
   .openapi(
