@@ -9,5 +9,13 @@ const RETRY = { retries: 1, backoff: () => 50 };
 
 /** An Upstash REST client; made per request. */
 export function createRedis(config: Pick<Config, "redisUrl" | "redisToken">): Redis {
-  return new Redis({ url: config.redisUrl, token: config.redisToken, retry: RETRY, enableTelemetry: false });
+  return new Redis({
+    url: config.redisUrl,
+    token: config.redisToken,
+    retry: RETRY,
+    enableTelemetry: false,
+    // Every value parley stores is ASCII (tokens, counters, JSON of tool lists): base64 replies
+    // only cost decoding work on every command (~9 % of a turn's CPU outside the tokens).
+    responseEncoding: false,
+  });
 }

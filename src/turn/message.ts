@@ -24,15 +24,41 @@ export function messageId(sessionId: string, idx: number): string {
   return `${sessionId}:${idx}`;
 }
 
-/** The message an AI SDK client assembles from `chunks` (its own reader): what parley stores. */
+/**
+ * The message an AI SDK client assembles from `chunks` (its own reader): what parley stores.
+ * Consecutive deltas of one text or reasoning part are joined first — the same message, but the
+ * reader clones the whole message at every chunk, so a reply of N deltas would cost N clones.
+ */
 export async function assembleMessage(chunks: ParleyChunk[]): Promise<ParleyUIMessage> {
+  const joined = joinDeltas(chunks);
   const stream = new ReadableStream<ParleyChunk>({
     start(controller) {
-      for (const chunk of chunks) controller.enqueue(chunk);
+      for (const chunk of joined) controller.enqueue(chunk);
       controller.close();
     },
   });
   let last: ParleyUIMessage | undefined;
   for await (const message of readUIMessageStream<ParleyUIMessage>({ stream, onError: () => {} })) last = message;
   return last ?? { id: "", role: "assistant", parts: [] };
+}
+
+/** `chunks` with each run of consecutive text (or reasoning) deltas of one part made one delta. */
+export function joinDeltas(chunks: ParleyChunk[]): ParleyChunk[] {
+  const joined: ParleyChunk[] = [];
+  for (const chunk of chunks) {
+    const last = joined.at(-1);
+    if (
+      last &&
+      (chunk.type === "text-delta" || chunk.type === "reasoning-delta") &&
+      last.type === chunk.type &&
+      last.id === chunk.id &&
+      last.providerMetadata === undefined &&
+      chunk.providerMetadata === undefined
+    ) {
+      joined[joined.length - 1] = { ...last, delta: last.delta + chunk.delta };
+    } else {
+      joined.push(chunk);
+    }
+  }
+  return joined;
 }

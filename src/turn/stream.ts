@@ -1,8 +1,20 @@
-import { createUIMessageStreamResponse } from "ai";
 import type { ParleyChunk } from "./message";
 
 /** SSE comment interval that keeps proxies from closing a quiet stream (long tool calls), in ms. */
 export const KEEP_ALIVE_MS = 15_000;
+
+/** The headers of the AI SDK's UI message stream, protocol v1, plus no proxy transformation. */
+const STREAM_HEADERS = {
+  "content-type": "text/event-stream",
+  "cache-control": "no-cache, no-transform",
+  connection: "keep-alive",
+  "x-vercel-ai-ui-message-stream": "v1",
+  "x-accel-buffering": "no",
+} as const;
+
+const STREAM_OPEN = ": stream-open\n\n";
+const KEEP_ALIVE = ": keep-alive\n\n";
+const DONE = "data: [DONE]\n\n";
 
 export interface TurnStream {
   /** The SSE Response: AI SDK UI message stream v1. */
@@ -18,30 +30,61 @@ export interface TurnStream {
 /**
  * Opens the response stream of a turn. The turn writes into it from `waitUntil` work, so the
  * generation does not depend on the client staying: a disconnect only stops delivery.
+ *
+ * The wire format is exactly what the AI SDK's `createUIMessageStreamResponse` writes (`: stream-
+ * open`, `data: <json>` frames, `: keep-alive` comments, `data: [DONE]`), but as one stream whose
+ * `write` encodes the frame at once: the SDK's chain of JSON→SSE, keep-alive and text-encoder
+ * streams costs three stream stages and a timer reset per chunk (measured with `npm run bench`).
  */
 export function openTurnStream(requestSignal?: AbortSignal): TurnStream {
   const gone = new AbortController();
-  const { readable, writable } = new TransformStream<ParleyChunk, ParleyChunk>();
-  const writer = writable.getWriter();
-  // A cancelled response body errors the writable side.
-  writer.closed.catch(() => gone.abort());
-  requestSignal?.addEventListener("abort", () => gone.abort(), { once: true });
+  const encoder = new TextEncoder();
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
   let closed = false;
+  let wroteSinceTick = true;
+
+  const enqueue = (text: string) => {
+    if (closed || gone.signal.aborted) return;
+    wroteSinceTick = true;
+    try {
+      controller.enqueue(encoder.encode(text));
+    } catch {
+      gone.abort();
+    }
+  };
+  // One timer for the whole stream: a comment only after a quiet interval.
+  const keepAlive = setInterval(() => {
+    if (!wroteSinceTick) enqueue(KEEP_ALIVE);
+    wroteSinceTick = false;
+  }, KEEP_ALIVE_MS);
+  const finish = () => {
+    clearInterval(keepAlive);
+    closed = true;
+  };
+
+  const body = new ReadableStream<Uint8Array>({
+    start(c) {
+      controller = c;
+    },
+    cancel() {
+      finish();
+      gone.abort();
+    },
+  });
+  enqueue(STREAM_OPEN);
+  requestSignal?.addEventListener("abort", () => gone.abort(), { once: true });
+  gone.signal.addEventListener("abort", () => clearInterval(keepAlive), { once: true });
 
   return {
-    response: createUIMessageStreamResponse({
-      stream: readable,
-      keepAliveMs: KEEP_ALIVE_MS,
-      headers: { "cache-control": "no-cache, no-transform" },
-    }),
+    response: new Response(body, { headers: STREAM_HEADERS }),
     write(chunk) {
-      if (closed || gone.signal.aborted) return;
-      writer.write(chunk).catch(() => gone.abort());
+      enqueue(`data: ${JSON.stringify(chunk)}\n\n`);
     },
     close() {
       if (closed) return;
-      closed = true;
-      writer.close().catch(() => {});
+      enqueue(DONE);
+      finish();
+      if (!gone.signal.aborted) controller.close();
     },
     clientGone: gone.signal,
   };

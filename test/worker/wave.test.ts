@@ -139,13 +139,16 @@ describe("one wave before the model", () => {
 describe("the fence", () => {
   it("a turn started while the previous turn's final write is still in flight waits for it and sees its reply", async () => {
     const session = await createSession(await createWidget());
+    // Made before turn 1: \`stores()\` points the Neon driver's process-wide endpoint at the fast
+    // shim, which must not happen while turn 1 still has writes to send.
+    const { redis } = stores();
     // Turn 1: the scripted model, every Neon request 400 ms slower. Its lock is released (fast
     // Redis) while its reply is still on its way into Postgres.
     const first = await send(session, "m1", "/words 3", { env: { NEON_LOCAL_ENDPOINT: inject("slowNeonEndpoint") } });
     expect(first.res.status).toBe(200);
     const firstReader = new StreamReader(first.res);
     expect(await firstReader.until((chunks) => chunks.some((chunk) => chunk.type === "text-end"))).toBe(true);
-    while ((await stores().redis.get(lockKey(session.sessionId))) !== null) await new Promise((resolve) => setTimeout(resolve, 2));
+    while ((await redis.get(lockKey(session.sessionId))) !== null) await new Promise((resolve) => setTimeout(resolve, 2));
     const replyStoredAtRelease = (await storedMessages(session.sessionId)).some((row) => row.role === "assistant");
 
     // Turn 2, at once, on the fast shim: its parallel read sees Postgres before turn 1's reply.
