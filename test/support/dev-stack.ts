@@ -8,10 +8,13 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import { connect } from "node:net";
 import { createInterface } from "node:readline";
 import { createDatabase, dropDatabase, ensurePostgres, ensureRedis, withDatabase } from "../../dev/services";
 
 const READY_TIMEOUT_MS = 150_000;
+/** How long to wait for the ports to be free (another run's stack may still be stopping), in ms. */
+const PORTS_FREE_TIMEOUT_MS = 30_000;
 
 export interface DevStackOptions {
   /** Names the run's database and log file: `parley_<name>_<hex>`, `test-results/<name>/stack.log`. */
@@ -56,6 +59,7 @@ export async function startDevStack({ name, portBase, redisDb, devVars = {} }: D
   const databaseUrl = withDatabase(postgres.url, databaseName);
 
   const ports = Array.from({ length: 6 }, (_, i) => String(portBase + i));
+  await waitForFreePorts(ports.map(Number));
   const child = spawn(process.execPath, ["--import", "tsx", "dev/stack.ts"], {
     cwd: root,
     stdio: ["ignore", "pipe", "pipe"],
@@ -121,4 +125,23 @@ async function stopChild(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
   await exited;
   clearTimeout(timer);
+}
+
+async function waitForFreePorts(ports: number[]): Promise<void> {
+  const deadline = Date.now() + PORTS_FREE_TIMEOUT_MS;
+  for (;;) {
+    const busy = (await Promise.all(ports.map(async (port) => ((await isListening(port)) ? [port] : [])))).flat();
+    if (!busy.length) return;
+    if (Date.now() > deadline) throw new Error(`ports ${busy.join(", ")} are in use: is another run's stack still up? Or choose another port base.`);
+    await new Promise((done) => setTimeout(done, 500));
+  }
+}
+
+function isListening(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = connect({ host: "127.0.0.1", port, timeout: 500 });
+    socket.once("connect", () => (socket.destroy(), done(true)));
+    socket.once("error", () => done(false));
+    socket.once("timeout", () => (socket.destroy(), done(false)));
+  });
 }

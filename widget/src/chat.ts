@@ -244,6 +244,8 @@ export class Chat {
       // The stream broke (network) or was aborted by a Stop the server did not hear.
     }
     cancelAnimationFrame(frame);
+    // A new conversation took over meanwhile: this reply's bubble is gone, and so is its turn.
+    if (this.#streaming !== streaming) return true;
     reply = finishReply(reply);
     if (reply.status === "cut" && streaming.stopRequested) reply = { ...reply, status: "stopped" };
     bubble.update(reply);

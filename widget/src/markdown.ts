@@ -1,7 +1,8 @@
 /**
  * The markdown subset a reply may use, parsed into plain data (rendered by `render-markdown.ts`):
  * paragraphs, `**bold**`, `*italics*` / `_italics_`, `-` and `1.` lists, `` `inline code` ``,
- * fenced code blocks, and `[links](https://…)` to http and https only. Anything else stays text.
+ * fenced code blocks, and `[links](https://…)` to http and https only; a `#` heading shows as a
+ * bold paragraph (a chat bubble has no room for heading sizes). Anything else stays text.
  * An unfinished construct (a reply still streaming) shows as text until it closes, except a code
  * fence, which shows as code at once.
  */
@@ -21,6 +22,7 @@ export type Block =
 const FENCE = /^\s*```/;
 const BULLET = /^\s*[-*+]\s+(.*)$/;
 const NUMBERED = /^\s*\d{1,9}[.)]\s+(.*)$/;
+const HEADING = /^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$/;
 
 /** Parses `source` into blocks. */
 export function parseMarkdown(source: string): Block[] {
@@ -47,6 +49,12 @@ export function parseMarkdown(source: string): Block[] {
     }
     if (!line.trim()) {
       flush();
+      continue;
+    }
+    const heading = HEADING.exec(line);
+    if (heading) {
+      flush();
+      blocks.push({ type: "paragraph", children: [{ type: "strong", children: parseInline(heading[1]!) }] });
       continue;
     }
     const bullet = BULLET.exec(line);

@@ -16,6 +16,10 @@ export function describeFailure(failure: ApiFailure): Notice {
   switch (failure.code) {
     case "rate_limited":
       return { text: `You're sending messages quickly — try again in ${waitPhrase(failure.retryAfterSeconds)}.`, remedy: "none" };
+    case "session_limit":
+      return { text: "This conversation has reached its length limit.", remedy: "new-conversation" };
+    case "budget_exhausted":
+      return { text: "The assistant can't take more questions today. Please come back tomorrow.", remedy: "none" };
     case "session_ended":
       return { text: "This conversation has ended.", remedy: "new-conversation" };
     case "invalid_token":
@@ -31,6 +35,9 @@ export function describeFailure(failure: ApiFailure): Notice {
     case "invalid_request":
       return { text: "That message couldn't be sent. Messages can be up to 4000 characters.", remedy: "none" };
     default:
+      if (failure.status === 429) {
+        return { text: `Too many requests right now — try again in ${waitPhrase(failure.retryAfterSeconds)}.`, remedy: "none" };
+      }
       return failure.status >= 500
         ? { text: "The chat service is having trouble right now. Please try again.", remedy: "retry" }
         : { text: "Something went wrong. Please try again.", remedy: "retry" };

@@ -46,7 +46,6 @@ export class ChatView {
   readonly #announcer: HTMLElement;
   #streaming = false;
   #textInput = true;
-  #remedyLabel = "";
 
   constructor(host: HTMLElement, { title }: { title: string }, events: ViewEvents) {
     this.#events = events;
@@ -208,8 +207,8 @@ export class ChatView {
     }
     const children: Node[] = [h("span", {}, notice.text)];
     if (notice.remedy !== "none") {
-      this.#remedyLabel = notice.remedyLabel ?? (notice.remedy === "retry" ? "Retry" : "Start a new conversation");
-      const button = h("button", { type: "button" }, this.#remedyLabel);
+      const label = notice.remedyLabel ?? (notice.remedy === "retry" ? "Retry" : "Start a new conversation");
+      const button = h("button", { type: "button" }, label);
       button.addEventListener("click", () => this.#events.remedy());
       children.push(button);
     }

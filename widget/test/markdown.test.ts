@@ -17,6 +17,13 @@ describe("parseMarkdown", () => {
     ]);
   });
 
+  it("shows a heading as a bold paragraph of its own", () => {
+    expect(parseMarkdown("## Your order\nIt shipped.")).toEqual([
+      { type: "paragraph", children: [{ type: "strong", children: [{ type: "text", text: "Your order" }] }] },
+      { type: "paragraph", children: [{ type: "text", text: "It shipped." }] },
+    ]);
+  });
+
   it("keeps fenced code verbatim, and shows an unclosed fence (still streaming) as code", () => {
     expect(parseMarkdown("```ts\nconst a = **1**;\n```\nafter")).toEqual([
       { type: "code", text: "const a = **1**;" },

@@ -15,6 +15,19 @@ describe("describeFailure", () => {
   });
 });
 
+describe("describeFailure for the other 429s", () => {
+  it("offers a new conversation past a session's turn cap, and says come back tomorrow past the daily budget", () => {
+    expect(describeFailure({ kind: "http", status: 429, code: "session_limit", message: "" }).remedy).toBe("new-conversation");
+    expect(describeFailure({ kind: "http", status: 429, code: "budget_exhausted", message: "", retryAfterSeconds: 3_600 })).toEqual({
+      text: "The assistant can't take more questions today. Please come back tomorrow.",
+      remedy: "none",
+    });
+    expect(describeFailure({ kind: "http", status: 429, code: "something_new", message: "", retryAfterSeconds: 90 }).text).toBe(
+      "Too many requests right now — try again in 2 minutes.",
+    );
+  });
+});
+
 describe("waitPhrase", () => {
   it("rounds up to minutes, then hours", () => {
     expect([waitPhrase(undefined), waitPhrase(30), waitPhrase(61), waitPhrase(3_600), waitPhrase(7_300)]).toEqual([
