@@ -54,6 +54,7 @@ export default defineConfig({
                 UPSTASH_REDIS_REST_URL: inject("upstashUrl"),
                 UPSTASH_REDIS_REST_TOKEN: inject("upstashToken"),
                 DEV_MODEL_DELAY_MS: "5",
+                TURNSTILE_VERIFY_URL: inject("turnstileVerifyUrl"),
               },
             },
           })),

@@ -43,6 +43,7 @@ const configSchema = z
     ADMIN_API_KEY: z.string().min(8, "must be at least 8 characters"),
     OPENAI_API_KEY: z.string().optional().transform((value) => value || undefined),
     OPENAI_BASE_URL: optionalUrl,
+    TURNSTILE_VERIFY_URL: optionalUrl,
     HISTORY_LIMIT: intInRange(1, 1_000, 100),
     TURN_DEADLINE_MS: intInRange(1_000, 600_000, 120_000),
     DISCONNECT_GRACE_MS: intInRange(1_000, 30_000, 25_000),
@@ -66,6 +67,8 @@ const configSchema = z
     adminApiKey: env.ADMIN_API_KEY,
     openaiApiKey: env.OPENAI_API_KEY,
     openaiBaseUrl: env.OPENAI_BASE_URL,
+    /** Cloudflare Turnstile's siteverify endpoint; a local fake in tests. */
+    turnstileVerifyUrl: env.TURNSTILE_VERIFY_URL ?? TURNSTILE_SITEVERIFY_URL,
     /** Stored messages sent to the model as history. */
     historyLimit: env.HISTORY_LIMIT,
     /** Longest a turn may run before its model call is aborted, in ms. */
@@ -123,7 +126,11 @@ export type Config = z.infer<typeof configSchema>;
 /** Bindings wrangler.toml leaves out when unset (see the note there on OPENAI_BASE_URL). */
 export interface OptionalBindings {
   OPENAI_BASE_URL?: string;
+  TURNSTILE_VERIFY_URL?: string;
 }
+
+/** Where Turnstile tokens are verified unless `TURNSTILE_VERIFY_URL` says otherwise. */
+export const TURNSTILE_SITEVERIFY_URL = "https://challenges.cloudflare.com/turnstile/v0/siteverify";
 
 /** Parses the Worker's bindings; a missing or bad variable is a 500 `misconfigured` naming it. */
 export function parseConfig(env: Env & OptionalBindings): Config {

@@ -8,6 +8,7 @@ import { createDatabase, dropDatabase, ensurePostgres, ensureRedis, withDatabase
 import { startUpstashShim } from "../dev/upstash-shim";
 import { startDemoMcpServer } from "../dev/mcp-server";
 import { startFakeOpenAI } from "./support/fake-openai";
+import { startFakeTurnstile } from "./support/fake-turnstile";
 import { startFlakyProxy } from "./support/flaky-proxy";
 import { startToolServer } from "./support/tool-server";
 
@@ -40,6 +41,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const slowNeon = await startNeonShim({ latencyMs: SLOW_NEON_LATENCY_MS });
   const hanging = await startHangingServer();
   const flakyUpstash = await startFlakyProxy(upstash.url);
+  const turnstile = await startFakeTurnstile();
   const fakeOpenAI = await startFakeOpenAI();
   const toolServer = await startToolServer();
   const mcpServer = await startDemoMcpServer();
@@ -50,6 +52,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("slowNeonEndpoint", `${slowNeon.url}/sql`);
   project.provide("hangingUrl", hanging.url);
   project.provide("flakyUpstashUrl", flakyUpstash.url);
+  project.provide("turnstileVerifyUrl", turnstile.url);
   project.provide("upstashUrl", upstash.url);
   project.provide("upstashToken", UPSTASH_TOKEN);
   project.provide("slowUpstashUrl", slowUpstash.url);
@@ -61,7 +64,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("mcpServerUrl", mcpServer.url);
 
   return async () => {
-    await Promise.all([upstash.close(), slowUpstash.close(), quietUpstash.close(), lateSubscribeUpstash.close(), cutSubscribeUpstash.close(), neon.close(), slowNeon.close(), hanging.close(), flakyUpstash.close(), fakeOpenAI.close(), toolServer.close(), mcpServer.close()]);
+    await Promise.all([upstash.close(), slowUpstash.close(), quietUpstash.close(), lateSubscribeUpstash.close(), cutSubscribeUpstash.close(), neon.close(), slowNeon.close(), hanging.close(), flakyUpstash.close(), turnstile.close(), fakeOpenAI.close(), toolServer.close(), mcpServer.close()]);
     await dropDatabase(postgres.url, databaseName);
     await Promise.all([postgres.stop(), redis.stop()]);
   };

@@ -16,6 +16,8 @@ declare module "vitest" {
     hangingUrl: string;
     /** A proxy in front of the Upstash shim: `POST /__fail` cuts it off, `POST /__heal` restores it. */
     flakyUpstashUrl: string;
+    /** A fake Turnstile siteverify endpoint (test/support/fake-turnstile.ts). */
+    turnstileVerifyUrl: string;
     upstashUrl: string;
     upstashToken: string;
     /** The same Redis behind a shim that adds 300 ms to every request: makes races visible. */

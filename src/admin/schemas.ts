@@ -135,6 +135,15 @@ const widgetFields = {
   active: z.boolean().meta({ description: "An inactive widget opens no sessions and answers 401 on its sessions' routes" }),
 };
 
+/** Cloudflare Turnstile on session create: both keys of one Turnstile widget, written together. */
+const turnstileSettings = z
+  .object({
+    siteKey: z.string().min(1).max(200).meta({ description: "The public site key the chat widget renders the challenge with" }),
+    secret: z.string().min(1).max(500).meta({ description: "The secret key that verifies tokens; write-only, never returned" }),
+  })
+  .nullable()
+  .meta({ description: "Ask visitors to pass a Turnstile challenge before a session opens (403 `challenge_required` / `challenge_failed`); null: off" });
+
 export const createWidgetBodySchema = z
   .object({
     ...widgetFields,
@@ -143,16 +152,18 @@ export const createWidgetBodySchema = z
     messagesPerIpHour: widgetFields.messagesPerIpHour.default(600),
     dailyTokenBudget: widgetFields.dailyTokenBudget.default(null),
     active: widgetFields.active.default(true),
+    turnstile: turnstileSettings.default(null),
   })
   .meta({ id: "CreateWidget" });
 
-export const widgetPatchSchema = z.object(widgetFields).partial().meta({ id: "WidgetPatch" });
+export const widgetPatchSchema = z.object({ ...widgetFields, turnstile: turnstileSettings }).partial().meta({ id: "WidgetPatch" });
 
 export const widgetSchema = z
   .object({
     id: uuid,
     publicKey: z.string().meta({ description: "`pk_` + 32 random bytes, base64url: what the page's script sends" }),
     ...widgetFields,
+    turnstileSiteKey: z.string().nullable().meta({ description: "The Turnstile site key when a challenge is on; its secret is never shown" }),
     version: z.number().int(),
     createdAt: timestamp,
     updatedAt: timestamp,

@@ -65,6 +65,7 @@ export function widgetView(widget: Widget): z.infer<typeof widgetSchema> {
     messagesPerIpHour: widget.messagesPerIpHour,
     dailyTokenBudget: widget.dailyTokenBudget,
     active: widget.active,
+    turnstileSiteKey: widget.turnstileSiteKey,
     version: widget.version,
     createdAt: iso(widget.createdAt),
     updatedAt: iso(widget.updatedAt),

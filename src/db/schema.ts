@@ -78,6 +78,10 @@ export const widgets = pgTable(
     messagesPerIpHour: integer("messages_per_ip_hour").notNull().default(600),
     /** Model tokens (in + out) all the widget's turns may use per UTC day; null: no budget. */
     dailyTokenBudget: integer("daily_token_budget"),
+    /** Cloudflare Turnstile on session create: the public site key the widget renders with… */
+    turnstileSiteKey: text("turnstile_site_key"),
+    /** …and its secret, which verifies the visitor's token. Write-only: never returned by any API. */
+    turnstileSecret: text("turnstile_secret"),
     active: boolean("active").notNull().default(true),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
@@ -87,6 +91,7 @@ export const widgets = pgTable(
   (t) => [
     check("widgets_limits_not_negative", sql`${t.sessionsPerIpHour} >= 0 and ${t.messagesPerIpHour} >= 0`),
     check("widgets_budget_positive", sql`${t.dailyTokenBudget} is null or ${t.dailyTokenBudget} > 0`),
+    check("widgets_turnstile_complete", sql`(${t.turnstileSiteKey} is null) = (${t.turnstileSecret} is null)`),
     index("widgets_template_idx").on(t.templateId),
     index("widgets_tenant_created_idx").on(t.tenantId, t.createdAt),
   ],

@@ -6,6 +6,7 @@ import type { GateEnv } from "../env";
 import { ApiError } from "../errors";
 import { clientIpKey, countRateLimit, judgeRateLimit, rateLimitError, type RateLimitCount } from "../limits";
 import { createRedisBatch } from "../redis-batch";
+import { verifyTurnstile } from "../sessions/turnstile";
 import { validateTemplate } from "../templates/validate";
 import type { CreateBodyVariables } from "./body";
 import { assertOriginAllowed, pageOrigin } from "./origin";
@@ -32,7 +33,13 @@ export const sessionCreateGate = () =>
       }),
       getWidgetWithTemplateByPublicKey(db, { publicKey: createBody.publicKey }),
     ]);
-    c.set("opening", await judgeCreateWave({ count, found }, { origin: pageOrigin(c.req.raw), redis }));
+    const opening = await judgeCreateWave({ count, found }, { origin: pageOrigin(c.req.raw), redis });
+    await assertChallengePassed(opening.widget, {
+      token: createBody.turnstileToken,
+      verifyUrl: c.var.config.turnstileVerifyUrl,
+      remoteIp: c.req.header("cf-connecting-ip") ?? null,
+    });
+    c.set("opening", opening);
     await next();
   });
 
@@ -48,4 +55,25 @@ export async function judgeCreateWave(
   if (!limit.ok) throw rateLimitError(limit);
   if (!found.template) throw new ApiError("template_missing");
   return { widget, template: validateTemplate(found.template) };
+}
+
+/**
+ * The widget's Turnstile challenge, when it has one, after the cheaper gates (so a flood is
+ * rate limited before Turnstile is asked): no token → 403 `challenge_required`, a token
+ * Turnstile refuses → 403 `challenge_failed`, both with the site key the page renders the
+ * challenge with; Turnstile unreachable → 503.
+ */
+export async function assertChallengePassed(
+  widget: Pick<Widget, "turnstileSiteKey" | "turnstileSecret">,
+  { token, verifyUrl, remoteIp }: { token: string | undefined; verifyUrl: string; remoteIp: string | null },
+): Promise<void> {
+  const { turnstileSiteKey: siteKey, turnstileSecret: secret } = widget;
+  if (!siteKey || !secret) return;
+  if (!token) throw new ApiError("challenge_required", { details: { siteKey } });
+  const outcome = await verifyTurnstile({ verifyUrl, secret, token, remoteIp });
+  if (outcome.ok) return;
+  if (outcome.reason === "unavailable") {
+    throw new ApiError("unavailable", { message: "The challenge cannot be verified right now; retry shortly.", details: { store: "turnstile" } });
+  }
+  throw new ApiError("challenge_failed", { details: { siteKey, errorCodes: outcome.errorCodes ?? [] } });
 }

@@ -7,6 +7,8 @@ export const MAX_METADATA_BYTES = 8_192;
 /** The body of `POST /v1/widget/session`. */
 export const createSessionBody = z.object({
   publicKey: storableString().min(1, "publicKey is required").max(200),
+  /** The Turnstile token the page's challenge produced, for widgets that ask for one. */
+  turnstileToken: storableString().min(1).max(2_048).optional(),
   templateVars: z.record(z.string(), z.unknown()).default({}).superRefine((value, ctx) => refineStorableJson(value, ctx)),
   metadata: z
     .record(z.string(), z.unknown())

@@ -36,6 +36,11 @@ async function assertTemplateOfTenant(db: Database, tenantId: string, templateId
   }
 }
 
+/** The widget columns of a Turnstile setting (null turns the challenge off). */
+function turnstileColumns(turnstile: { siteKey: string; secret: string } | null): Pick<Widget, "turnstileSiteKey" | "turnstileSecret"> {
+  return { turnstileSiteKey: turnstile?.siteKey ?? null, turnstileSecret: turnstile?.secret ?? null };
+}
+
 function updated(result: UpdateResult<Widget>): Widget {
   if (result.ok) return result.row;
   throw result.reason === "stale" ? new ApiError("precondition_failed") : widgetNotFound();
@@ -58,7 +63,10 @@ export const widgetRoutes = adminRouter<GateEnv<TenantVariables>>()
       const body = c.req.valid("json");
       assertOrigins(body.allowedOrigins, c.var.config.environment);
       await assertTemplateOfTenant(c.var.db, c.var.tenantId, body.templateId);
-      const widget = await insertWidget(c.var.db, { widget: { ...body, tenantId: c.var.tenantId, publicKey: generatePublicKey() } });
+      const { turnstile, ...fields } = body;
+      const widget = await insertWidget(c.var.db, {
+        widget: { ...fields, ...turnstileColumns(turnstile), tenantId: c.var.tenantId, publicKey: generatePublicKey() },
+      });
       c.header("ETag", etagOf(widget.version));
       return c.json(widgetView(widget), 201);
     },
@@ -148,12 +156,12 @@ export const widgetRoutes = adminRouter<GateEnv<TenantVariables>>()
       responses: { 200: { ...json(widgetSchema, "The updated widget"), headers: etagHeader }, ...errors(400, 404, 412, 413) },
     }),
     async (c) => {
-      const patch = c.req.valid("json");
+      const { turnstile, ...patch } = c.req.valid("json");
       const version = expectedVersion(c.req.valid("header")["if-match"]);
       assertOrigins(patch.allowedOrigins, c.var.config.environment);
       await assertTemplateOfTenant(c.var.db, c.var.tenantId, patch.templateId);
       const widget = updated(
-        await updateWidget(c.var.db, { tenantId: c.var.tenantId, widgetId: c.req.valid("param").id, set: patch, ...(version === undefined ? {} : { version }) }),
+        await updateWidget(c.var.db, { tenantId: c.var.tenantId, widgetId: c.req.valid("param").id, set: { ...patch, ...(turnstile === undefined ? {} : turnstileColumns(turnstile)) }, ...(version === undefined ? {} : { version }) }),
       );
       c.header("ETag", etagOf(widget.version));
       return c.json(widgetView(widget), 200);
