@@ -2,7 +2,15 @@
 
 /** Why a call did not succeed: an HTTP error with parley's error body, or no answer at all. */
 export type ApiFailure =
-  | { kind: "http"; status: number; code: string; message: string; retryAfterSeconds?: number }
+  | {
+      kind: "http";
+      status: number;
+      code: string;
+      message: string;
+      retryAfterSeconds?: number;
+      /** The Turnstile site key of a `challenge_required` or `challenge_failed` answer. */
+      siteKey?: string;
+    }
   | { kind: "network" };
 
 export type ApiResult<T> = { ok: true; value: T } | { ok: false; failure: ApiFailure };
@@ -52,7 +60,13 @@ export class WidgetApi {
     this.#base = base.replace(/\/$/, "");
   }
 
-  createSession(body: { publicKey: string; templateVars: Record<string, string>; metadata: Record<string, unknown> }): Promise<ApiResult<CreatedSession>> {
+  /** `turnstileToken`: a passed Turnstile challenge, for a widget that asks for one. */
+  createSession(body: {
+    publicKey: string;
+    templateVars: Record<string, string>;
+    metadata: Record<string, unknown>;
+    turnstileToken?: string;
+  }): Promise<ApiResult<CreatedSession>> {
     return this.#json<CreatedSession>("/session", { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } });
   }
 
@@ -116,10 +130,12 @@ function bearer(token: string): Record<string, string> {
 async function httpFailure(res: Response): Promise<ApiFailure> {
   let code = "unknown";
   let message = res.statusText;
+  let siteKey: string | undefined;
   try {
-    const body = (await res.json()) as { error?: { code?: unknown; message?: unknown } };
+    const body = (await res.json()) as { error?: { code?: unknown; message?: unknown; details?: { siteKey?: unknown } } };
     if (typeof body.error?.code === "string") code = body.error.code;
     if (typeof body.error?.message === "string") message = body.error.message;
+    if (typeof body.error?.details?.siteKey === "string") siteKey = body.error.details.siteKey;
   } catch {
     // Not parley's JSON (a proxy's page): the status alone decides.
   }
@@ -130,5 +146,6 @@ async function httpFailure(res: Response): Promise<ApiFailure> {
     code,
     message,
     ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterSeconds: retryAfter } : {}),
+    ...(siteKey ? { siteKey } : {}),
   };
 }

@@ -1,7 +1,7 @@
 import type { ApiFailure, CreatedSession, SessionCredentials, SessionState, WidgetApi } from "./api";
 import { markdownToText } from "./markdown";
 import { applyPart, emptyReply, finishReply, replyText, segmentsFromParts, type Reply } from "./reply";
-import { describeFailure, describeStreamError } from "./sentences";
+import { CHALLENGE_FAILED, CHALLENGE_RUNNING, describeFailure, describeStreamError } from "./sentences";
 import type { ConversationStore } from "./storage";
 import { readStreamParts } from "./stream-reader";
 import type { ChatView } from "./view";
@@ -21,6 +21,11 @@ export interface ChatOptions {
   publicKey: string;
   /** Template variables and metadata for the next session (data-var-* merged with `Parley.boot`). */
   sessionInput(): { templateVars: Record<string, string>; metadata: Record<string, unknown> };
+  /**
+   * Runs the Turnstile challenge of `siteKey` in `container` (an element in the panel) and
+   * answers its token; rejects when it cannot be passed.
+   */
+  solveChallenge(siteKey: string, container: HTMLElement): Promise<string>;
   /** The widget cannot work here (origin not allowed, unknown key): remove it and say why. */
   disable(reason: string): void;
 }
@@ -169,11 +174,16 @@ export class Chat {
     return this.#starting;
   }
 
-  async #create(): Promise<void> {
+  async #create(turnstileToken?: string): Promise<void> {
     const { api, publicKey } = this.#options;
-    const result = await api.createSession({ publicKey, ...this.#options.sessionInput() });
+    const result = await api.createSession({ publicKey, ...this.#options.sessionInput(), ...(turnstileToken ? { turnstileToken } : {}) });
     if (!result.ok) {
-      this.#createFailed(result.failure);
+      const failure = result.failure;
+      // The widget asks for Turnstile: pass it, then create again with its token.
+      if (!turnstileToken && failure.kind === "http" && failure.code === "challenge_required" && failure.siteKey) {
+        return this.#passChallenge(failure.siteKey);
+      }
+      this.#createFailed(failure);
       return;
     }
     const created: CreatedSession = result.value;
@@ -190,6 +200,25 @@ export class Chat {
       // Not awaited: the visitor may type while the greeting streams.
       void this.#runTurn({ kind: "initial" }, { quietConflict: true });
     }
+  }
+
+  /**
+   * Shows the challenge in the panel with a sentence on what is happening. A challenge that
+   * cannot be passed says so with a retry, which asks the server again (a fresh challenge).
+   */
+  async #passChallenge(siteKey: string): Promise<void> {
+    this.#view.showNotice({ text: CHALLENGE_RUNNING, remedy: "none" });
+    this.#view.announce(CHALLENGE_RUNNING);
+    let token: string;
+    try {
+      token = await this.#options.solveChallenge(siteKey, this.#view.showChallenge());
+    } catch {
+      this.#view.hideChallenge();
+      return this.#notify({ text: CHALLENGE_FAILED, remedy: "retry" }, () => void this.#start());
+    }
+    this.#view.hideChallenge();
+    this.#view.showNotice(null);
+    await this.#create(token);
   }
 
   #createFailed(failure: ApiFailure): void {

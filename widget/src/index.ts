@@ -8,6 +8,7 @@ import { Chat, originRefusal } from "./chat";
 import { findOwnScript, readOptions, type WidgetOptions } from "./options";
 import { ConversationStore } from "./storage";
 import { textColorOn } from "./styles";
+import { loadTurnstile, runChallenge } from "./turnstile";
 import { ChatView } from "./view";
 
 /** Set by the build: the bundle's content hash. */
@@ -61,6 +62,7 @@ function start(): void {
     store,
     publicKey: options.publicKey,
     sessionInput: () => ({ templateVars: { ...boot.templateVars }, metadata: { ...boot.metadata } }),
+    solveChallenge: async (siteKey, container) => runChallenge(await loadTurnstile(options.turnstileScript), container, siteKey),
     disable(reason) {
       console.error(reason);
       host?.remove();

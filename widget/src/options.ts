@@ -1,3 +1,5 @@
+import { TURNSTILE_SCRIPT } from "./turnstile";
+
 /** The widget's settings, read from the attributes of its `<script>` tag. */
 export interface WidgetOptions {
   publicKey: string;
@@ -11,6 +13,8 @@ export interface WidgetOptions {
   position: "left" | "right";
   /** Open the panel as soon as the page loads (this creates a session). @default false */
   openOnLoad: boolean;
+  /** Where Turnstile's script is loaded from (`data-turnstile-script`), for a widget with a challenge. */
+  turnstileScript: string;
   /** `data-var-shop-name="Acme"` → `{ shopName: "Acme" }`. */
   templateVars: Record<string, string>;
 }
@@ -32,6 +36,7 @@ export function readOptions(script: HTMLScriptElement): WidgetOptions {
     accent: data.accent?.trim() || null,
     position: data.position === "left" ? "left" : "right",
     openOnLoad: data.open === "" || data.open === "true",
+    turnstileScript: data.turnstileScript?.trim() || TURNSTILE_SCRIPT,
     templateVars,
   };
 }

@@ -32,6 +32,9 @@ export function describeFailure(failure: ApiFailure): Notice {
     case "widget_inactive":
     case "widget_not_found":
       return { text: "Chat is not available on this site right now.", remedy: "none" };
+    case "challenge_required":
+    case "challenge_failed":
+      return { text: CHALLENGE_FAILED, remedy: "retry" };
     case "invalid_request":
       return { text: "That message couldn't be sent. Messages can be up to 4000 characters.", remedy: "none" };
     default:
@@ -43,6 +46,12 @@ export function describeFailure(failure: ApiFailure): Notice {
         : { text: "Something went wrong. Please try again.", remedy: "retry" };
   }
 }
+
+/** While the Turnstile challenge runs (it usually passes by itself in a second or two). */
+export const CHALLENGE_RUNNING = "Checking that you're a person before the chat starts…";
+
+/** The challenge could not be passed (refused, or Turnstile did not load). */
+export const CHALLENGE_FAILED = "We couldn't confirm that you're a person. Please try again.";
 
 /** An in-stream `error` part (`"<code>: <message>"`) as a sentence for the visitor. */
 export function describeStreamError(errorText: string): string {

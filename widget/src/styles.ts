@@ -132,6 +132,9 @@ svg { width: 22px; height: 22px; fill: none; stroke: currentColor; stroke-width:
 .notice span { flex: 1 1 160px; }
 .notice button { border: 1px solid currentColor; background: transparent; border-radius: 8px; padding: 4px 10px; font-size: 13px; font-weight: 600; }
 
+/* Turnstile's challenge (300×65 px when it shows) above the notice that explains it. */
+.challenge { display: flex; justify-content: center; margin: 0 16px 8px; min-height: 65px; }
+
 .quick { display: flex; flex-wrap: wrap; gap: 6px; padding: 4px 16px 8px; }
 .quick button {
   border: 1px solid var(--parley-accent); background: transparent; color: var(--parley-accent);

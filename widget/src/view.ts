@@ -39,6 +39,7 @@ export class ChatView {
   readonly #panel: HTMLElement;
   readonly #log: HTMLElement;
   readonly #notice: HTMLElement;
+  readonly #challenge: HTMLElement;
   readonly #quick: HTMLElement;
   readonly #composer: HTMLFormElement;
   readonly #input: HTMLTextAreaElement;
@@ -63,6 +64,7 @@ export class ChatView {
 
     this.#log = h("div", { class: "log", role: "log", "aria-label": "Conversation", "aria-live": "off", tabindex: "0" });
     this.#notice = h("div", { class: "notice", role: "alert", hidden: true });
+    this.#challenge = h("div", { class: "challenge", hidden: true });
     this.#quick = h("div", { class: "quick", role: "group", "aria-label": "Suggested replies", hidden: true });
     this.#input = h("textarea", { rows: "1", "aria-label": "Message", placeholder: "Type a message…", maxlength: "4000", enterkeyhint: "send" });
     this.#send = h("button", { type: "submit", class: "send" });
@@ -74,6 +76,7 @@ export class ChatView {
       { class: "panel", role: "dialog", "aria-modal": "false", "aria-labelledby": titleId, hidden: true },
       h("div", { class: "header" }, h("h2", { class: "title", id: titleId }, title), restart, closeButton),
       this.#log,
+      this.#challenge,
       this.#notice,
       this.#quick,
       this.#composer,
@@ -215,6 +218,23 @@ export class ChatView {
     this.#notice.replaceChildren(...children);
     this.#notice.hidden = false;
     this.#scrollToEnd();
+  }
+
+  /**
+   * Answers a fresh, empty element under the transcript for a Turnstile challenge to render
+   * into (inside the shadow root; Turnstile takes an element). Replaces the previous one.
+   */
+  showChallenge(): HTMLElement {
+    const box = h("div");
+    this.#challenge.replaceChildren(box);
+    this.#challenge.hidden = false;
+    this.#scrollToEnd();
+    return box;
+  }
+
+  hideChallenge(): void {
+    this.#challenge.hidden = true;
+    this.#challenge.replaceChildren();
   }
 
   /** Says `text` once to screen readers (the finished reply, not every token). */
