@@ -14,12 +14,12 @@ const sessionParams = z.object({ id: z.uuid().meta({ param: { name: "id", in: "p
 const GATE_ERRORS: Record<number, string> = {
   400: "`invalid_request`: the body is not valid (zod issues in `details`)",
   401: "`invalid_token` (missing, invalid or expired session token) or `widget_inactive`",
-  403: "`origin_not_allowed`: the page's origin is not on the widget's allow-list",
+  403: "`origin_not_allowed` (the page's origin is not on the widget's allow-list), or on create `challenge_required` / `challenge_failed` (Turnstile)",
   404: "`widget_not_found` or `session_not_found` (also for a token of another session)",
   409: "`turn_in_progress`, `voice_active` or `session_not_fresh`",
   410: "`session_ended`",
   413: "`payload_too_large`: a body over 64 KB",
-  429: "`rate_limited`, with `Retry-After`",
+  429: "`rate_limited` with `Retry-After`; on turns also `session_limit` and `budget_exhausted` (with `Retry-After`)",
   500: "`internal`, `misconfigured`, `template_missing` or `template_invalid`",
   503: "`unavailable`: Redis (rate limits, lock) or PostgreSQL cannot be reached; `details.store` names it",
 };
@@ -31,6 +31,12 @@ function errorResponses(...statuses: number[]) {
 }
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
+
+export const widgetConfigSchema = z
+  .object({
+    turnstileSiteKey: z.string().nullable().meta({ description: "Set when sessions open only after a Turnstile challenge" }),
+  })
+  .meta({ id: "WidgetConfig" });
 
 export const sessionCreatedSchema = z
   .object({
@@ -96,6 +102,16 @@ export function describeWidgetApi(registry: ApiRegistry): void {
   const tags = ["Widget"];
   const security = [{ sessionToken: [] }];
 
+  registry.registerPath({
+    method: "get",
+    path: "/v1/widget/config",
+    tags,
+    summary: "What the widget needs before a session: may this page show it, and does it need a challenge",
+    description:
+      "No session, no rate-limit count: `widget.js` asks on page load so that a page whose origin is not allowed shows no launcher. Cacheable per page origin for 60 s.",
+    request: { query: z.object({ publicKey: z.string().meta({ description: "The snippet's `data-public-key`" }) }) },
+    responses: { 200: json(widgetConfigSchema, "The page may show the widget"), ...errorResponses(400, 403, 404, 503) },
+  });
   registry.registerPath({
     method: "post",
     path: "/v1/widget/session",

@@ -5,12 +5,22 @@ import { cors } from "hono/cors";
 import { endSession, getSessionState } from "../db/queries";
 import type { AppEnv, AppVariables } from "../env";
 import { ApiError } from "../errors";
-import { createBodyGate, MAX_WIDGET_BODY_BYTES, messageGate, sessionCreateGate, sessionReadGate, tokenGate, turnGate } from "../gates";
+import {
+  createBodyGate,
+  MAX_WIDGET_BODY_BYTES,
+  messageGate,
+  pageOrigin,
+  sessionCreateGate,
+  sessionReadGate,
+  tokenGate,
+  turnGate,
+} from "../gates";
 import { requestCancel } from "../lock";
 import { errorFields, log } from "../log/log";
 import { clients } from "../middleware/clients";
 import { openSession } from "../sessions/open";
 import { sessionState } from "../sessions/state";
+import { widgetConfig } from "../sessions/widget-config";
 import type { TurnDeps } from "../turn/plan";
 import { startTurn } from "../turn/start";
 
@@ -46,6 +56,14 @@ export const widget = new Hono<AppEnv>()
     }),
   )
   .use("*", clients())
+
+  .get("/config", async (c) => {
+    const config = await widgetConfig(c.var.db, { publicKey: c.req.query("publicKey") ?? "", origin: pageOrigin(c.req.raw) });
+    // Per page origin, briefly: a page view costs at most one read a minute per origin and CDN edge.
+    c.header("cache-control", "public, max-age=60");
+    c.header("vary", "Origin");
+    return c.json(config);
+  })
 
   .post("/session", createBodyGate(), sessionCreateGate(), async (c) =>
     c.json(await openSession(c.var, { ...c.var.opening, body: c.var.createBody }), 201),
