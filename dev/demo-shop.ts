@@ -5,15 +5,35 @@
  * every request the widget makes is cross-origin as on a real site.
  */
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:http";
-import { listenOnLoopback } from "./loopback";
+import { createServer, type IncomingMessage } from "node:http";
+import { listenOnLoopback, readBody } from "./loopback";
 
 /** The demo pages: path, public key, and what the page says about its widget. */
 export const DEMO_PAGES = [
   { path: "/demo", publicKey: "pk_local_demo", name: "Model greeting", about: "The model writes the greeting (initialTurn: \"llm\"); quick replies." },
   { path: "/static", publicKey: "pk_local_static", name: "Static greeting", about: "A fixed greeting shows at once." },
   { path: "/tools", publicKey: "pk_local_tools", name: "Flow and tools", about: "Two flow nodes, an HTTP tool and an MCP server. Try: /tool get_order_status {\"orderId\":\"A1\"}" },
+  {
+    path: "/turnstile",
+    publicKey: "pk_local_turnstile",
+    name: "Turnstile",
+    about: "A Turnstile challenge before the session (a local fake; ?turnstile=fail gets a token it refuses).",
+  },
 ] as const;
+
+/**
+ * The demo's Turnstile: Cloudflare's documented always-pass test keys (so the seeded widget
+ * also works against the real Turnstile), and the token the local fake hands out for a passed
+ * challenge (the one Cloudflare's test keys produce).
+ */
+export const DEMO_TURNSTILE = {
+  siteKey: "1x00000000000000000000AA",
+  secret: "1x0000000000000000000000000000000AA",
+  passingToken: "XXXX.DUMMY.TOKEN.XXXX",
+} as const;
+
+/** The fake siteverify the dev Worker's `TURNSTILE_VERIFY_URL` points at, on the shop's origin. */
+export const FAKE_SITEVERIFY_PATH = "/fake-turnstile/siteverify";
 
 export interface DemoShopOptions {
   /** Port on 127.0.0.1 (the pages are meant to be opened as `http://localhost:<port>`); 0 picks one. */
@@ -40,14 +60,26 @@ export async function startDemoShop({ port = 0, apiOrigin }: DemoShopOptions): P
       res.writeHead(204).end();
       return;
     }
+    if (url.pathname === "/fake-turnstile.js") {
+      const token = url.searchParams.get("mode") === "fail" ? "fake-refused-token" : DEMO_TURNSTILE.passingToken;
+      res.writeHead(200, { "content-type": "text/javascript; charset=utf-8", "cache-control": "no-store" }).end(fakeTurnstileScript(token));
+      return;
+    }
+    if (url.pathname === FAKE_SITEVERIFY_PATH && req.method === "POST") {
+      void answerSiteverify(req).then((answer) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(answer)));
+      return;
+    }
     const page = url.pathname === "/" ? DEMO_PAGES[0] : DEMO_PAGES.find((p) => p.path === url.pathname);
     const key = url.pathname === "/widget" ? url.searchParams.get("key") : page?.publicKey;
     if (!key || !/^[\w-]{1,200}$/.test(key)) {
-      res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("No such page. Try /demo, /static or /tools.\n");
+      res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("No such page. Try /demo, /static, /tools or /turnstile.\n");
       return;
     }
     const nonce = randomBytes(16).toString("base64");
     const title = url.searchParams.get("title") ?? "Northwind Support";
+    // The Turnstile page loads the local fake (no network here); a real page needs neither line.
+    const turnstileScript = page?.path === "/turnstile" ? `/fake-turnstile.js${url.searchParams.get("turnstile") === "fail" ? "?mode=fail" : ""}` : null;
+    const turnstileSources = turnstileScript ? " 'self' https://challenges.cloudflare.com" : "";
     res
       .writeHead(200, {
         "content-type": "text/html; charset=utf-8",
@@ -55,7 +87,9 @@ export async function startDemoShop({ port = 0, apiOrigin }: DemoShopOptions): P
         // What a merchant with a strict policy needs for the widget: its script and its API.
         "content-security-policy": [
           "default-src 'none'",
-          `script-src 'nonce-${nonce}' ${apiOrigin}`,
+          `script-src 'nonce-${nonce}' ${apiOrigin}${turnstileSources}`,
+          // What Turnstile adds: its script (above) and its challenge's iframe.
+          ...(turnstileScript ? ["frame-src https://challenges.cloudflare.com"] : []),
           `connect-src ${apiOrigin}`,
           `style-src 'nonce-${nonce}'`,
           "img-src 'self' data:",
@@ -63,13 +97,29 @@ export async function startDemoShop({ port = 0, apiOrigin }: DemoShopOptions): P
           "form-action 'none'",
         ].join("; "),
       })
-      .end(renderPage({ nonce, apiOrigin, publicKey: key, title, current: page?.path ?? "/widget", about: page?.about ?? `Widget ${key}.` }));
+      .end(renderPage({ nonce, apiOrigin, publicKey: key, title, current: page?.path ?? "/widget", about: page?.about ?? `Widget ${key}.`, turnstileScript }));
   });
   const listening = await listenOnLoopback(server, port);
   return { url: `http://localhost:${listening.port}`, port: listening.port, close: listening.close };
 }
 
-function renderPage({ nonce, apiOrigin, publicKey, title, current, about }: { nonce: string; apiOrigin: string; publicKey: string; title: string; current: string; about: string }): string {
+function renderPage({
+  nonce,
+  apiOrigin,
+  publicKey,
+  title,
+  current,
+  about,
+  turnstileScript,
+}: {
+  nonce: string;
+  apiOrigin: string;
+  publicKey: string;
+  title: string;
+  current: string;
+  about: string;
+  turnstileScript: string | null;
+}): string {
   const nav = DEMO_PAGES.map((p) => `<a href="${p.path}"${p.path === current ? ' aria-current="page"' : ""}>${p.name}</a>`).join("");
   const products = [
     ["Linen shirt", "€49"],
@@ -118,7 +168,7 @@ function renderPage({ nonce, apiOrigin, publicKey, title, current, about }: { no
   Parley.boot({ metadata: { page: location.pathname } });
 </script>
 <!-- The snippet a merchant pastes. -->
-<script src="${apiOrigin}/widget.js" data-public-key="${publicKey}" data-title="${escapeAttribute(title)}" data-var-shop-name="Northwind Goods" async></script>
+<script src="${apiOrigin}/widget.js" data-public-key="${publicKey}" data-title="${escapeAttribute(title)}" data-var-shop-name="Northwind Goods"${turnstileScript ? ` data-turnstile-script="${turnstileScript}"` : ""} async></script>
 </head>
 <body>
 <header><strong>Northwind Goods</strong><nav aria-label="Demo widgets">${nav}</nav></header>
@@ -136,6 +186,50 @@ function renderPage({ nonce, apiOrigin, publicKey, title, current, about }: { no
 </body>
 </html>
 `;
+}
+
+/**
+ * A stand-in for Turnstile's script (`window.turnstile` with explicit `render`, `remove`):
+ * renders a "Verify you are human" button into the container; pressing it passes the
+ * challenge with `token`.
+ */
+function fakeTurnstileScript(token: string): string {
+  return `"use strict";
+(function () {
+  var widgets = {};
+  var next = 0;
+  window.turnstile = {
+    render: function (container, options) {
+      var id = "fake-" + ++next;
+      var button = document.createElement("button");
+      button.type = "button";
+      button.textContent = "Verify you are human";
+      button.dataset.sitekey = options.sitekey;
+      button.addEventListener("click", function () {
+        button.disabled = true;
+        options.callback(${JSON.stringify(token)});
+      });
+      container.append(button);
+      widgets[id] = button;
+      return id;
+    },
+    remove: function (id) {
+      if (widgets[id]) widgets[id].remove();
+      delete widgets[id];
+    },
+  };
+})();
+`;
+}
+
+/**
+ * The fake siteverify (form-encoded, as Cloudflare's): passes the token the fake script hands
+ * out for a passed challenge and refuses any other.
+ */
+async function answerSiteverify(req: IncomingMessage): Promise<{ success: boolean; "error-codes": string[] }> {
+  const form = new URLSearchParams(await readBody(req, 64 * 1024).catch(() => ""));
+  const passed = form.get("response") === DEMO_TURNSTILE.passingToken;
+  return { success: passed, "error-codes": passed ? [] : ["invalid-input-response"] };
 }
 
 function escapeText(text: string): string {

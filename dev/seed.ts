@@ -3,6 +3,7 @@ import pg from "pg";
 import { mintAdminKey } from "../src/admin/keys";
 import { adminKeys, templates, tenants, widgets, type NewTemplate } from "../src/db/schema";
 import type { ModelSettings } from "../src/templates/config";
+import { DEMO_TURNSTILE } from "./demo-shop";
 
 /** Fixed ids keep the seed idempotent: every run updates the same rows. */
 export const DEMO_IDS = {
@@ -12,6 +13,7 @@ export const DEMO_IDS = {
   llmWidget: "00000000-0000-4000-8000-000000000101",
   staticWidget: "00000000-0000-4000-8000-000000000102",
   toolsWidget: "00000000-0000-4000-8000-000000000103",
+  turnstileWidget: "00000000-0000-4000-8000-000000000104",
   tenantKey: "00000000-0000-4000-8000-000000000201",
 } as const;
 
@@ -50,7 +52,9 @@ const DEMO_TENANT = "tenant_local_demo";
 
 /**
  * Upserts the local demo: widgets `pk_local_demo` (LLM greeting), `pk_local_static` (fixed
- * greeting) and `pk_local_tools` (a two-node flow with an HTTP tool and an MCP server).
+ * greeting), `pk_local_tools` (a two-node flow with an HTTP tool and an MCP server) and
+ * `pk_local_turnstile` (the static greeting behind a Turnstile challenge, with Cloudflare's
+ * always-pass test keys).
  */
 export async function seedDemo({ databaseUrl, port, shopOrigins = [], model, demoApiUrl, mcpUrl, mintTenantKey = false }: SeedOptions): Promise<SeededDemo> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
@@ -123,10 +127,18 @@ export async function seedDemo({ databaseUrl, port, shopOrigins = [], model, dem
     for (const template of demoTemplates) {
       await db.insert(templates).values(template).onConflictDoUpdate({ target: templates.id, set: { ...template, updatedAt: new Date() } });
     }
+    const noTurnstile = { turnstileSiteKey: null, turnstileSecret: null };
     const demoWidgets = [
-      { id: DEMO_IDS.llmWidget, templateId: DEMO_IDS.llmTemplate, publicKey: "pk_local_demo" },
-      { id: DEMO_IDS.staticWidget, templateId: DEMO_IDS.staticTemplate, publicKey: "pk_local_static" },
-      { id: DEMO_IDS.toolsWidget, templateId: DEMO_IDS.toolsTemplate, publicKey: "pk_local_tools" },
+      { id: DEMO_IDS.llmWidget, templateId: DEMO_IDS.llmTemplate, publicKey: "pk_local_demo", ...noTurnstile },
+      { id: DEMO_IDS.staticWidget, templateId: DEMO_IDS.staticTemplate, publicKey: "pk_local_static", ...noTurnstile },
+      { id: DEMO_IDS.toolsWidget, templateId: DEMO_IDS.toolsTemplate, publicKey: "pk_local_tools", ...noTurnstile },
+      {
+        id: DEMO_IDS.turnstileWidget,
+        templateId: DEMO_IDS.staticTemplate,
+        publicKey: "pk_local_turnstile",
+        turnstileSiteKey: DEMO_TURNSTILE.siteKey,
+        turnstileSecret: DEMO_TURNSTILE.secret,
+      },
     ];
     for (const widget of demoWidgets) {
       const row = { ...widget, tenantId: DEMO_TENANT, allowedOrigins: origins, active: true };

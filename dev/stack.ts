@@ -7,7 +7,7 @@
 import { copyFileSync, existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { buildWidget } from "./build-widget";
-import { startDemoShop } from "./demo-shop";
+import { FAKE_SITEVERIFY_PATH, startDemoShop } from "./demo-shop";
 import { applyMigrations } from "./migrate";
 import { startNeonShim } from "./neon-shim";
 import { startDemoApi } from "./demo-api";
@@ -93,6 +93,9 @@ try {
       DATABASE_URL: databaseUrl,
       NEON_LOCAL_ENDPOINT: `${neon.url}/sql`,
       UPSTASH_REDIS_REST_URL: upstash.url,
+      // Turnstile tokens are checked by the demo shop's fake siteverify (no network needed),
+      // unless .dev.vars names another.
+      TURNSTILE_VERIFY_URL: devVars.TURNSTILE_VERIFY_URL ?? `http://127.0.0.1:${shopPort}${FAKE_SITEVERIFY_PATH}`,
       ...(openaiKey ? { OPENAI_API_KEY: openaiKey } : {}),
       ...(openaiBaseUrl ? { OPENAI_BASE_URL: openaiBaseUrl } : {}),
     });
