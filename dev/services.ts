@@ -138,7 +138,8 @@ async function canQueryPostgres(url: string): Promise<boolean> {
   }
 }
 
-function isListening(port: number): Promise<boolean> {
+/** True when something accepts TCP connections on 127.0.0.1:`port` (within 500 ms). */
+export function isListening(port: number): Promise<boolean> {
   return new Promise((done) => {
     const socket = connect({ host: "127.0.0.1", port, timeout: 500 });
     socket.once("connect", () => (socket.destroy(), done(true)));

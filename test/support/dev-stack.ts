@@ -8,9 +8,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { connect } from "node:net";
 import { createInterface } from "node:readline";
-import { createDatabase, dropDatabase, ensurePostgres, ensureRedis, withDatabase } from "../../dev/services";
+import { createDatabase, dropDatabase, ensurePostgres, ensureRedis, isListening, withDatabase } from "../../dev/services";
 
 const READY_TIMEOUT_MS = 150_000;
 /** How long to wait for the ports to be free (another run's stack may still be stopping), in ms. */
@@ -137,11 +136,3 @@ async function waitForFreePorts(ports: number[]): Promise<void> {
   }
 }
 
-function isListening(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const socket = connect({ host: "127.0.0.1", port, timeout: 500 });
-    socket.once("connect", () => (socket.destroy(), done(true)));
-    socket.once("error", () => done(false));
-    socket.once("timeout", () => (socket.destroy(), done(false)));
-  });
-}

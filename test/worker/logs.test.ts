@@ -1,6 +1,6 @@
-import { sql } from "drizzle-orm";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { post, stores } from "./support/app";
+import { refuseMessagesWithText } from "./support/faults";
 import { createSession, createWidget } from "./support/fixtures";
 import { readChunks } from "./support/sse";
 
@@ -31,17 +31,7 @@ const parsed = (lines: string[]): Line[] =>
     }
   });
 
-beforeAll(async () => {
-  await stores().db.execute(sql.raw(`
-    create or replace function parley_test_refuse_log_marker() returns trigger language plpgsql as $$
-    begin
-      if new.text = '${UNSTORABLE_MARKER}' then raise exception 'refused by the log test trigger'; end if;
-      return new;
-    end $$`));
-  await stores().db.execute(sql.raw(`
-    create or replace trigger parley_test_refuse_log_marker before insert on chat_messages
-    for each row execute function parley_test_refuse_log_marker()`));
-});
+beforeAll(() => refuseMessagesWithText("parley_test_refuse_log_marker", UNSTORABLE_MARKER));
 
 afterEach(() => vi.restoreAllMocks());
 

@@ -1,10 +1,10 @@
 import type { LanguageModelV4StreamPart } from "@ai-sdk/provider";
 import { MockLanguageModelV4, simulateReadableStream } from "ai/test";
-import { sql } from "drizzle-orm";
 import { beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { createApp } from "../../src/app";
 import { lockKey } from "../../src/lock";
 import { post, stores } from "./support/app";
+import { refuseMessagesWithText } from "./support/faults";
 import { createSession, createWidget, storedMessages, storedSession, type TestSession } from "./support/fixtures";
 import { dataOf, readChunks, StreamReader, textOf } from "./support/sse";
 
@@ -32,18 +32,7 @@ const send = (session: TestSession, id: string, text: string, options: Omit<NonN
 
 const userText = (prompt: unknown) => JSON.stringify(prompt);
 
-beforeAll(async () => {
-  // Fault injection at the database, the one place a real insert can be made to fail on cue.
-  await stores().db.execute(sql.raw(`
-    create or replace function parley_test_refuse_insert() returns trigger language plpgsql as $$
-    begin
-      if new.text = '${UNSTORABLE}' then raise exception 'refused by the test trigger'; end if;
-      return new;
-    end $$`));
-  await stores().db.execute(sql.raw(`
-    create or replace trigger parley_test_refuse_insert before insert on chat_messages
-    for each row execute function parley_test_refuse_insert()`));
-});
+beforeAll(() => refuseMessagesWithText("parley_test_refuse_insert", UNSTORABLE));
 
 describe("one wave before the model", () => {
   it("a message turn waits on one Upstash request and one Neon request before the model is called", async () => {
