@@ -81,7 +81,7 @@ export async function judgeTurnWave(
   }
   const { lock } = wave.lock;
   // The fence: never judge 6–13 on a read older than the previous turn's final write.
-  const snapshot = await fenceSnapshot(wave.snapshot.value, lock.turnSeq, async () => {
+  const { snapshot, rereads: fenceRereads } = await fenceSnapshot(wave.snapshot.value, lock.turnSeq, async () => {
     const again = await readAgain();
     if (!again.ok) throw again.error;
     return again.value;
@@ -116,7 +116,7 @@ export async function judgeTurnWave(
       headers: { "Retry-After": String(retryAfterSeconds) },
     });
   }
-  return { action: "run", lock, widget, session, template, snapshot, ...(storedUserIdx === undefined ? {} : { storedUserIdx }) };
+  return { action: "run", lock, widget, session, template, snapshot, fenceRereads, ...(storedUserIdx === undefined ? {} : { storedUserIdx }) };
 }
 
 /** Seconds until the next midnight UTC, when the daily token budget starts over; at least 1. */

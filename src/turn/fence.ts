@@ -15,20 +15,22 @@ export const FENCE_RETRY_DELAYS_MS = [10, 20, 50, 100, 200, 400, 800] as const;
  *
  * After the last retry the snapshot is used as it is and the gap logged: the previous turn's
  * final write then evidently failed (its reply was reported `persist_failed`), so nothing newer
- * exists to wait for.
+ * exists to wait for. Resolves the snapshot to judge and how many times it was read again.
  */
 export async function fenceSnapshot(
   snapshot: TurnSnapshot,
   lockSeq: number | null,
   readAgain: () => Promise<TurnSnapshot>,
   { delaysMs = FENCE_RETRY_DELAYS_MS }: { delaysMs?: readonly number[] } = {},
-): Promise<TurnSnapshot> {
+): Promise<{ snapshot: TurnSnapshot; rereads: number }> {
   const behind = (read: TurnSnapshot) => lockSeq !== null && read.session !== null && read.session.turnSeq < lockSeq;
   let current = snapshot;
+  let rereads = 0;
   for (const delayMs of delaysMs) {
-    if (!behind(current)) return current;
+    if (!behind(current)) return { snapshot: current, rereads };
     await new Promise((resolve) => setTimeout(resolve, delayMs));
     current = await readAgain();
+    rereads++;
   }
   if (behind(current)) {
     log("warn", "fence: Postgres still behind the lock's turn sequence; going on with what it has", {
@@ -37,5 +39,5 @@ export async function fenceSnapshot(
       lockSeq,
     });
   }
-  return current;
+  return { snapshot: current, rereads };
 }

@@ -30,6 +30,8 @@ export interface TurnPlan {
   turnSeq: number;
   /** Absent on the initial turn. */
   user?: TurnUserMessage;
+  /** Sequential store round trips the gates waited on: the wave, plus the fence's re-reads. */
+  gateRoundTrips: number;
 }
 
 /** The stores and settings a turn runs with. */

@@ -64,6 +64,8 @@ export async function runTurn(plan: TurnPlan, deps: RunTurnDeps): Promise<void> 
   let ttftMs: number | undefined;
   let errorCode: string | undefined;
   let usage: ModelOutcome["usage"];
+  let openingSettled = false;
+  let finalWriteDone = false;
 
   const modelChunks: ParleyChunk[] = [];
   // Nothing of the model's goes out before the user message is stored: held until then.
@@ -89,6 +91,8 @@ export async function runTurn(plan: TurnPlan, deps: RunTurnDeps): Promise<void> 
       finishReason,
       ttftMs,
       durationMs: Date.now() - startedAt,
+      // Sequential round trips the turn waited on: the gates', the opening write, the final write.
+      storeRoundTrips: plan.gateRoundTrips + (openingSettled ? 1 : 0) + (finalWriteDone ? 1 : 0),
       inputTokens: usage?.inputTokens,
       outputTokens: usage?.outputTokens,
     });
@@ -125,6 +129,7 @@ export async function runTurn(plan: TurnPlan, deps: RunTurnDeps): Promise<void> 
     // Awaited only after the opening write: a failure meanwhile must not count as unhandled.
     model.catch(() => undefined);
     const opened = await opening;
+    openingSettled = true;
 
     if (!opened.ok || !opened.found.written) {
       stops.stop("refused");
@@ -150,6 +155,7 @@ export async function runTurn(plan: TurnPlan, deps: RunTurnDeps): Promise<void> 
     if (outcome.abortReason === "deadline") send({ type: "error", errorText: streamErrorText("turn_deadline") });
     if (outcome.abortReason === "lease_lost") send({ type: "error", errorText: streamErrorText("turn_interrupted") });
     const { status, storedIdx } = await finishTurn(plan, deps, { outcome, reply: [start, ...modelChunks], assistantIdx, afterwards });
+    finalWriteDone = true;
     if (storedIdx === undefined) send({ type: "error", errorText: streamErrorText("persist_failed") });
     end(status, storedIdx ?? null, outcome.finishReason);
   } catch (error) {

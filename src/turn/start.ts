@@ -35,6 +35,7 @@ export function startTurn(turn: GatedTurn, deps: TurnDeps, { message, waitUntil,
     history: snapshot.history,
     nextIdx: snapshot.messageCount,
     turnSeq: session.turnSeq,
+    gateRoundTrips: 1 + turn.fenceRereads,
     ...(message
       ? { user: { clientMessageId: message.id, text: message.text, ...(turn.storedUserIdx === undefined ? {} : { storedIdx: turn.storedUserIdx }) } }
       : {}),

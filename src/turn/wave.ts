@@ -81,6 +81,8 @@ export type GatedTurn =
       template: Template;
       /** Read after the fence held: never older than the previous turn's final write. */
       snapshot: TurnSnapshot;
+      /** How many times the fence read the snapshot again (0 in the usual case). */
+      fenceRereads: number;
       /** Set when the message is stored but was never answered: it is answered now. */
       storedUserIdx?: number;
     };

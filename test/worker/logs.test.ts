@@ -61,6 +61,8 @@ describe("logs an operator can use", () => {
     expect(turnLine).toMatchObject({ level: "info", requestId: requestIdHeader, sessionId: session.sessionId, widgetId: fixture.widgetId, kind: "message", status: "completed", assistantIdx: 1 });
     expect(turnLine?.ttftMs).toEqual(expect.any(Number));
     expect(turnLine?.durationMs).toEqual(expect.any(Number));
+    // The wave, the opening write and the final write.
+    expect(turnLine?.storeRoundTrips).toBe(3);
   });
 
   it("keeps a caller's request id when it is plain, and echoes it", async () => {
