@@ -23,7 +23,7 @@ async function visitorPage(): Promise<Page> {
   return context.newPage();
 }
 
-/** The fake challenge's button, rendered by Turnstile's `render` into the widget's shadow root. */
+/** The fake challenge's button, rendered by Turnstile's `render` into the widget's element (slotted into the panel). */
 const challenge = (page: Page) => shadow(page).getByRole("button", { name: "Verify you are human" });
 
 const cspViolations = (page: Page) => page.evaluate(() => (window as unknown as { __cspViolations: string[] }).__cspViolations);
@@ -36,8 +36,14 @@ describe("Turnstile on session create", () => {
     await page.getByRole("button", { name: "Open chat" }).click();
 
     await challenge(page).waitFor();
-    // Rendered with the site key the server answered, into the panel (inside the shadow root).
+    // Rendered with the site key the server answered, and shown inside the panel.
     expect(await challenge(page).getAttribute("data-sitekey")).toBe(DEMO_TURNSTILE.siteKey);
+    const panel = (await shadow(page).getByRole("dialog").boundingBox())!;
+    const box = (await challenge(page).boundingBox())!;
+    expect(box.x).toBeGreaterThanOrEqual(panel.x);
+    expect(box.y).toBeGreaterThanOrEqual(panel.y);
+    expect(box.x + box.width).toBeLessThanOrEqual(panel.x + panel.width);
+    expect(box.y + box.height).toBeLessThanOrEqual(panel.y + panel.height);
     expect(await shadow(page).getByRole("alert").textContent()).toBe(CHALLENGE_RUNNING);
     expect(await sessionsOf(suite.db, DEMO_IDS.turnstileWidget)).toHaveLength(before);
     await screenshot(page, "turnstile-challenge");

@@ -8,7 +8,7 @@ export const TURNSTILE_SCRIPT = "https://challenges.cloudflare.com/turnstile/v0/
 
 /** What the widget uses of `window.turnstile` (Cloudflare's explicit rendering API). */
 export interface TurnstileApi {
-  /** Renders a challenge into `container` (an element; one in a shadow root works); answers its id. */
+  /** Renders a challenge into `container` (an element, here in the light DOM); answers its id. */
   render(
     container: HTMLElement,
     options: { sitekey: string; callback(token: string): void; "error-callback"(code?: string): void; "expired-callback"?(): void },

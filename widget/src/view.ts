@@ -64,7 +64,8 @@ export class ChatView {
 
     this.#log = h("div", { class: "log", role: "log", "aria-label": "Conversation", "aria-live": "off", tabindex: "0" });
     this.#notice = h("div", { class: "notice", role: "alert", hidden: true });
-    this.#challenge = h("div", { class: "challenge", hidden: true });
+    // The challenge itself lives in the light DOM (see showChallenge), shown here through a slot.
+    this.#challenge = h("div", { class: "challenge", hidden: true }, h("slot", { name: "challenge" }));
     this.#quick = h("div", { class: "quick", role: "group", "aria-label": "Suggested replies", hidden: true });
     this.#input = h("textarea", { rows: "1", "aria-label": "Message", placeholder: "Type a message…", maxlength: "4000", enterkeyhint: "send" });
     this.#send = h("button", { type: "submit", class: "send" });
@@ -221,12 +222,15 @@ export class ChatView {
   }
 
   /**
-   * Answers a fresh, empty element under the transcript for a Turnstile challenge to render
-   * into (inside the shadow root; Turnstile takes an element). Replaces the previous one.
+   * Answers a fresh, empty element for a Turnstile challenge to render into, replacing the
+   * previous one. It is a light-DOM child of the host, slotted under the transcript: Turnstile's
+   * script has not always handled a container inside a shadow root, and a slotted element is in
+   * the document as any other.
    */
   showChallenge(): HTMLElement {
-    const box = h("div");
-    this.#challenge.replaceChildren(box);
+    this.hideChallenge();
+    const box = h("div", { slot: "challenge" });
+    this.#root.host.append(box);
     this.#challenge.hidden = false;
     this.#scrollToEnd();
     return box;
@@ -234,7 +238,7 @@ export class ChatView {
 
   hideChallenge(): void {
     this.#challenge.hidden = true;
-    this.#challenge.replaceChildren();
+    for (const box of this.#root.host.querySelectorAll(":scope > [slot=challenge]")) box.remove();
   }
 
   /** Says `text` once to screen readers (the finished reply, not every token). */
