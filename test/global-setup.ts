@@ -70,12 +70,21 @@ export default async function setup(project: TestProject): Promise<() => Promise
   };
 }
 
-/** A TCP server on loopback that accepts connections and never answers: a hung dependency. */
+/**
+ * A TCP server on loopback that accepts connections and never finishes answering: a hung
+ * dependency. A request to a path under `/stall` gets its status line, headers and the start of
+ * a body, then nothing more; any other request gets nothing at all.
+ */
 async function startHangingServer(): Promise<{ url: string; close(): Promise<void> }> {
   const sockets = new Set<import("node:net").Socket>();
   const server: Server = createTcpServer((socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
+    socket.once("data", (data) => {
+      if (/^\w+ \/stall/.test(data.toString("latin1"))) {
+        socket.write("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"fields\":");
+      }
+    });
   });
   await new Promise<void>((resolveListen) => server.listen(0, "127.0.0.1", resolveListen));
   const { port } = server.address() as { port: number };

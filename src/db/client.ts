@@ -22,8 +22,14 @@ export function createDb(config: Pick<Config, "databaseUrl" | "neonLocalEndpoint
   return drizzle({ client: neon(config.databaseUrl), schema });
 }
 
-/** `fetch` bounded by {@link DATABASE_REQUEST_TIMEOUT_MS}; a timeout surfaces as the driver's `sourceError`. */
-function fetchWithTimeout(input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> {
+/**
+ * `fetch` bounded by {@link DATABASE_REQUEST_TIMEOUT_MS}, body included: the answer (small JSON)
+ * is read within the deadline, so a timeout always surfaces inside the driver's own request — as
+ * its `NeonDbError` with a `sourceError` — and never later, while the driver reads the body.
+ */
+async function fetchWithTimeout(input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> {
   const timeout = AbortSignal.timeout(DATABASE_REQUEST_TIMEOUT_MS);
-  return fetch(input, { ...init, signal: init.signal ? AbortSignal.any([init.signal, timeout]) : timeout });
+  const res = await fetch(input, { ...init, signal: init.signal ? AbortSignal.any([init.signal, timeout]) : timeout });
+  const body = await res.arrayBuffer();
+  return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
 }

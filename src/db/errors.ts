@@ -1,5 +1,4 @@
 import { NeonDbError } from "@neondatabase/serverless";
-import { DrizzleQueryError } from "drizzle-orm";
 
 /**
  * SQLSTATEs that mean "the database cannot serve right now", not "this request is wrong":
@@ -16,16 +15,12 @@ const UNAVAILABLE_SQLSTATE = /^(08|53|57P0[1-3]$|40001$|40P01$)/;
  *
  * - `sourceError` set: the HTTP request itself failed (refused, reset, timed out);
  * - no `code`: the endpoint answered a non-400 status (Neon's 5xx), so no Postgres error exists;
- * - a `code` in {@link UNAVAILABLE_SQLSTATE};
- * - a `TimeoutError` / `AbortError` (the request's deadline passed while its body was read).
+ * - a `code` in {@link UNAVAILABLE_SQLSTATE}.
  *
  * Any other Postgres error (a constraint, a syntax error) is a bug or bad input, not an outage.
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
   for (let current = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth++) {
-    // The request timed out or was aborted while its answer was read: the driver reads the body
-    // outside its own error handling, so the platform's error reaches Drizzle as it is.
-    if (depth > 0 && error instanceof DrizzleQueryError && (current.name === "TimeoutError" || current.name === "AbortError")) return true;
     if (current instanceof NeonDbError) {
       if (current.sourceError !== undefined) return true;
       if (current.code === undefined) return true;

@@ -11,6 +11,7 @@ const DATABASE_FAULTS = {
   "the HTTP endpoint refuses connections": () => ({ NEON_LOCAL_ENDPOINT: "http://127.0.0.1:9/sql" }),
   "the endpoint answers 5xx (PostgreSQL behind it is down)": () => ({ DATABASE_URL: "postgres://postgres@127.0.0.1:1/parley" }),
   "the endpoint never answers": () => ({ NEON_LOCAL_ENDPOINT: `${inject("hangingUrl")}/sql` }),
+  "the endpoint stalls mid-answer": () => ({ NEON_LOCAL_ENDPOINT: `${inject("hangingUrl")}/stall/sql` }),
 } satisfies Record<string, () => Partial<Env>>;
 
 type Route = "create" | "get" | "initial-turn" | "message" | "cancel" | "end";
