@@ -1,5 +1,5 @@
 export { createBodyGate, MAX_WIDGET_BODY_BYTES, messageGate, parseBody, type CreateBodyVariables, type MessageVariables } from "./body";
-export { assertOriginAllowed, pageOrigin } from "./origin";
+export { assertOriginAllowed, pageOrigin } from "../sessions/origin";
 export { sessionCreateGate, type SessionCreateVariables } from "./session-create";
 export { sessionReadGate, type SessionReadVariables } from "./session-read";
 export { tokenGate, type TokenVariables } from "./token";

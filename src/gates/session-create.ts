@@ -9,7 +9,7 @@ import { createRedisBatch } from "../redis-batch";
 import { verifyTurnstile } from "../sessions/turnstile";
 import { validateTemplate } from "../templates/validate";
 import type { CreateBodyVariables } from "./body";
-import { assertOriginAllowed, pageOrigin } from "./origin";
+import { assertOriginAllowed, pageOrigin } from "../sessions/origin";
 
 export interface SessionCreateVariables {
   /** The widget the public key names, and its validated template. */

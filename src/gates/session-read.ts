@@ -3,7 +3,7 @@ import { getWidgetAndSession } from "../db/queries";
 import type { ChatSession, Widget } from "../db/schema";
 import type { GateEnv } from "../env";
 import { ApiError } from "../errors";
-import { assertOriginAllowed, pageOrigin } from "./origin";
+import { assertOriginAllowed, pageOrigin } from "../sessions/origin";
 import type { TokenVariables } from "./token";
 
 export interface SessionReadVariables {

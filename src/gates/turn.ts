@@ -10,7 +10,7 @@ import { replayChunks } from "../turn/replay";
 import type { TurnKind } from "../turn/plan";
 import { readSnapshot, readTurnWave, type GatedTurn, type TurnWave, type TurnWaveInput } from "../turn/wave";
 import type { MessageVariables } from "./body";
-import { assertOriginAllowed, pageOrigin } from "./origin";
+import { assertOriginAllowed, pageOrigin } from "../sessions/origin";
 import type { TokenVariables } from "./token";
 
 export interface TurnVariables {

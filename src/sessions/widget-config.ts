@@ -1,7 +1,7 @@
 import type { Database } from "../db/client";
 import { getWidgetWithTemplateByPublicKey } from "../db/queries";
 import { ApiError } from "../errors";
-import { assertOriginAllowed } from "../gates/origin";
+import { assertOriginAllowed } from "./origin";
 import { isStorableText } from "../storable-text";
 
 /**
