@@ -8,6 +8,7 @@ import { errorFields, log } from "./log/log";
 import { requestLog } from "./log/request-log";
 import { resolveModel, type ModelResolver } from "./model/provider";
 import { adminApi } from "./routes/admin";
+import { DEMO_BASE_PATH, demo } from "./routes/demo";
 import { health } from "./routes/health";
 import { serveApiDocs } from "./routes/openapi";
 import { widget } from "./routes/widget";
@@ -30,6 +31,7 @@ export function createApp({ resolveModel: chooseModel = resolveModel }: AppOptio
   app.route("/", health);
   app.route("/v1/widget", widget);
   app.route("/v1/admin", adminApi());
+  app.route(DEMO_BASE_PATH, demo);
   serveApiDocs(app);
 
   app.notFound(() => new ApiError("not_found").toResponse());

@@ -2,6 +2,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "zod";
 import { errorBodySchema } from "../admin/schemas";
 import { createSessionBody } from "../sessions/request";
+import { DEMO_PAGE_PATHS } from "./demo";
 import { messageBody } from "../turn/request";
 
 // The widget API and the health probes in the OpenAPI document. Their routes are plain Hono
@@ -91,7 +92,7 @@ const uiMessageStream = {
 /** The registry of an OpenAPIHono app. */
 export type ApiRegistry = OpenAPIHono["openAPIRegistry"];
 
-/** Registers the widget API (`/v1/widget`) and the health probes in `registry`. */
+/** Registers the widget API (`/v1/widget`), the health probes and the demo shop pages in `registry`. */
 export function describeWidgetApi(registry: ApiRegistry): void {
   registry.registerComponent("securitySchemes", "sessionToken", {
     type: "http",
@@ -194,4 +195,16 @@ export function describeWidgetApi(registry: ApiRegistry): void {
       ...errorResponses(500, 503),
     },
   });
+  for (const path of DEMO_PAGE_PATHS) {
+    registry.registerPath({
+      method: "get",
+      path,
+      tags: ["Demo"],
+      summary: "A demo shop page embedding a demo widget (development and previews)",
+      responses: {
+        200: { description: "An HTML page with the widget snippet and a strict Content-Security-Policy", content: { "text/html": { schema: z.string() } } },
+        404: { description: "`not_found`: production serves no demo shop", content: { "application/json": { schema: errorBodySchema } } },
+      },
+    });
+  }
 }
