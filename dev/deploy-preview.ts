@@ -36,7 +36,10 @@ export function previewName(raw: string): string {
 /** The Redis key prefix of a preview: previews share one Upstash database, each keeps to its own keys. */
 export const previewKeyPrefix = (name: string) => `parley-${name}`;
 
-/** The URLs a reviewer opens, from a preview's base URL. */
+/**
+ * The URLs a reviewer opens, from a preview's base URL. The demo shop is the Worker's own
+ * `/demo` (src/routes/demo.ts), same origin as the API; the seed allows that origin.
+ */
 export function previewLinks(baseUrl: string) {
   const base = baseUrl.replace(/\/+$/, "");
   return { api: `${base}/v1/widget`, demoShop: `${base}/demo`, docs: `${base}/docs`, readyz: `${base}/readyz` };

@@ -1,8 +1,8 @@
 /**
  * `npm run db:seed -- --base-url <URL>`: the demo widgets (`pk_local_demo`, `pk_local_static`,
  * `pk_local_tools`) in the database `DATABASE_URL` names, allowing the page origin of `<URL>` (a
- * preview's). Never for production: it refuses `--environment production`, and the production
- * deploy never calls it.
+ * preview's, whose demo shop is its own `/demo`: same origin as the API). Never for production:
+ * it refuses `--environment production`, and the production deploy never calls it.
  */
 import { parseArgs } from "node:util";
 import type { ModelSettings } from "../src/templates/config";
