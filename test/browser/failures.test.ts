@@ -13,23 +13,37 @@ beforeAll(async () => {
 });
 
 describe("the widget's failure sentences", () => {
-  it("hides itself on an origin that is not allowed, on this and later page views, and says why in the console", async () => {
+  it("shows no launcher on an origin that is not allowed, from the very first page view, and says why in the console", async () => {
     const other = await desktop.newPage();
     const errors: string[] = [];
+    const sessionCreates: string[] = [];
     other.on("console", (message) => message.type() === "error" && errors.push(message.text()));
-    // Same shop, but as 127.0.0.1: an origin the seed does not allow.
+    other.on("request", (request) => request.method() === "POST" && /\/session$/.test(request.url()) && sessionCreates.push(request.url()));
+    // Same shop, but as 127.0.0.1: an origin the seed does not allow. A fresh context: nothing remembered.
     const origin = suite.shopUrl.replace("localhost", "127.0.0.1");
+    const config = other.waitForResponse((res) => res.url().includes("/v1/widget/config?"));
     await other.goto(`${origin}/demo`);
-    await other.getByRole("button", { name: "Open chat" }).click();
-    await expect.poll(() => other.locator("parley-chat").count()).toBe(0);
-    expect(errors.join("\n")).toContain(`this page's origin ${origin} is not on the allowed origins of widget "pk_local_demo"`);
+    expect((await config).status()).toBe(403);
+    await expect.poll(() => errors.join("\n")).toContain(`this page's origin ${origin} is not on the allowed origins of widget "pk_local_demo"`);
     expect(errors.join("\n")).toContain(`Add ${origin} to the widget's allowed origins`);
-    // The next page view on that origin shows no launcher at all, and says why again.
+    expect(await other.locator("parley-chat").count()).toBe(0);
+    expect(await other.getByRole("button", { name: "Open chat" }).count()).toBe(0);
+    // The next page view on that origin remembers the refusal: no launcher, the reason again.
     errors.length = 0;
     await other.reload();
     await expect.poll(() => errors.join("\n")).toContain(`this page's origin ${origin} is not on the allowed origins`);
     expect(await other.locator("parley-chat").count()).toBe(0);
+    expect(sessionCreates).toEqual([]);
+    // The allowed origin in the same browser still gets its launcher and a conversation.
+    const elsewhere = await suite.browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const allowed = await elsewhere.newPage();
+    const allowedConfig = allowed.waitForResponse((res) => res.url().includes("/v1/widget/config?"));
+    await allowed.goto(`${suite.shopUrl}/static`);
+    expect((await allowedConfig).status()).toBe(200);
+    await allowed.getByRole("button", { name: "Open chat" }).click();
+    await repliesDone(allowed, 1);
     await other.close();
+    await elsewhere.close();
   });
 
   it("says when to try again after a 429 on a low-limit widget, keeping the message", async () => {

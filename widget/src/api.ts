@@ -46,6 +46,12 @@ export interface SessionState {
   messages: StoredMessage[];
 }
 
+/** The answer of `GET /config`: this page may show the widget. */
+export interface WidgetConfig {
+  /** Set when sessions open only after a Turnstile challenge. */
+  turnstileSiteKey: string | null;
+}
+
 export interface SessionCredentials {
   sessionId: string;
   token: string;
@@ -58,6 +64,14 @@ export class WidgetApi {
   /** @param base the API root, e.g. `https://parley.example/v1/widget` */
   constructor(base: string) {
     this.#base = base.replace(/\/$/, "");
+  }
+
+  /**
+   * Whether this page may show the widget (its origin on the allow-list, the key active), before
+   * any session. The answer may come from the HTTP cache: the server lets it be kept 60 s per origin.
+   */
+  config(publicKey: string): Promise<ApiResult<WidgetConfig>> {
+    return this.#json<WidgetConfig>(`/config?publicKey=${encodeURIComponent(publicKey)}`, { cache: "default" });
   }
 
   /** `turnstileToken`: a passed Turnstile challenge, for a widget that asks for one. */
@@ -109,8 +123,9 @@ export class WidgetApi {
   async #call<T>(path: string, init: RequestInit, read: (res: Response) => Promise<T>): Promise<ApiResult<T>> {
     let res: Response;
     try {
-      // No cookies: the token is the only credential, and no-store keeps state answers fresh.
-      res = await fetch(this.#base + path, { ...init, credentials: "omit", cache: "no-store" });
+      // No cookies: the token is the only credential, and no-store (unless a call says otherwise)
+      // keeps state answers fresh.
+      res = await fetch(this.#base + path, { cache: "no-store", ...init, credentials: "omit" });
     } catch {
       return { ok: false, failure: { kind: "network" } };
     }

@@ -67,6 +67,22 @@ export class Chat {
     return this.#starting;
   }
 
+  /**
+   * On page load, before any launcher: whether this page may show the widget
+   * (`GET /config`, no session). A refused origin (remembered for an hour, or answered now) or an
+   * unknown key disables the widget and answers false. No answer (network, 503) answers true:
+   * the launcher shows, and the session create says what is wrong.
+   */
+  async admit(): Promise<boolean> {
+    const { api, store, publicKey } = this.#options;
+    if (store.originRefused()) {
+      this.#options.disable(originRefusal(publicKey));
+      return false;
+    }
+    const result = await api.config(publicKey);
+    return result.ok || !this.#refusedHere(result.failure);
+  }
+
   /** Opens the panel; `takeFocus` when the visitor asked for it (launcher, a page button). */
   async open(takeFocus = true): Promise<void> {
     if (this.#isOpen) return;
@@ -222,13 +238,19 @@ export class Chat {
   }
 
   #createFailed(failure: ApiFailure): void {
-    if (failure.kind === "http" && failure.code === "origin_not_allowed") return this.#refuseOrigin();
-    if (failure.kind === "http" && failure.code === "widget_not_found") {
-      return this.#options.disable(
+    if (!this.#refusedHere(failure)) this.#notify(describeFailure(failure), () => void this.#start());
+  }
+
+  /** A failure saying the widget cannot work on this page at all: disables it and answers true. */
+  #refusedHere(failure: ApiFailure): boolean {
+    if (failure.kind !== "http") return false;
+    if (failure.code === "origin_not_allowed") this.#refuseOrigin();
+    else if (failure.code === "widget_not_found") {
+      this.#options.disable(
         `parley: no active widget has the public key "${this.#options.publicKey}". Check the data-public-key attribute of the widget's <script> tag.`,
       );
-    }
-    this.#notify(describeFailure(failure), () => void this.#start());
+    } else return false;
+    return true;
   }
 
   #refuseOrigin(): void {

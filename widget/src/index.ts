@@ -4,7 +4,7 @@
  * page queued before it loaded. Nothing else becomes global.
  */
 import { WidgetApi } from "./api";
-import { Chat, originRefusal } from "./chat";
+import { Chat } from "./chat";
 import { findOwnScript, readOptions, type WidgetOptions } from "./options";
 import { ConversationStore } from "./storage";
 import { textColorOn } from "./styles";
@@ -57,6 +57,9 @@ function start(): void {
   const boot: Required<BootOptions> = { templateVars: { ...options.templateVars }, metadata: {} };
 
   let host: HTMLElement | null = null;
+  /** Until the launcher is mounted (the config call still in flight), page calls wait in the queue. */
+  let mounted = false;
+  const whenMounted = (name: keyof ParleyApi, run: () => void) => void (mounted ? host && run() : queued.push([name, []]));
   const chat = new Chat({
     api: new WidgetApi(options.apiBase),
     store,
@@ -76,15 +79,16 @@ function start(): void {
       Object.assign(boot.templateVars, next.templateVars);
       Object.assign(boot.metadata, next.metadata);
     },
-    open: () => void (host && chat.open()),
-    close: () => host && chat.close(false),
-    newConversation: () => void (host && chat.newConversation()),
+    open: () => whenMounted("open", () => void chat.open()),
+    close: () => whenMounted("close", () => chat.close(false)),
+    newConversation: () => whenMounted("newConversation", () => void chat.newConversation()),
   };
   window.Parley = api;
 
-  const mount = () => {
-    // Refused here a moment ago: no launcher at all, just the reason.
-    if (store.originRefused()) return console.error(originRefusal(options.publicKey));
+  // Asked at once, while the page is still parsing: a refused page never shows a launcher.
+  const admitted = chat.admit();
+  const mount = async () => {
+    if (!(await admitted)) return;
     if (!customElements.get(ELEMENT)) customElements.define(ELEMENT, class extends HTMLElement {});
     host = document.createElement(ELEMENT);
     host.dataset.position = options.position;
@@ -105,6 +109,7 @@ function start(): void {
     document.body.append(host);
     // Restoring first: a queued open() then waits for the stored conversation instead of starting one.
     const restored = chat.restore();
+    mounted = true;
     for (const [name, args] of queued) {
       const method = api[name as keyof ParleyApi];
       if (typeof method === "function") (method as (...a: unknown[]) => void).apply(api, args);
@@ -114,8 +119,8 @@ function start(): void {
       if (options.openOnLoad && host) void chat.open(false);
     });
   };
-  if (document.body) mount();
-  else document.addEventListener("DOMContentLoaded", mount, { once: true });
+  if (document.body) void mount();
+  else document.addEventListener("DOMContentLoaded", () => void mount(), { once: true });
 }
 
 start();
