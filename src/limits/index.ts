@@ -1,13 +1,11 @@
 export { clientIpKey, UNKNOWN_IP_KEY } from "./client-ip";
 export {
   AGGREGATE_LIMIT_FACTOR,
-  checkRateLimit,
   countRateLimit,
   judgeRateLimit,
   RATE_LIMIT_TIMEOUT_MS,
   RATE_LIMIT_WINDOW,
   rateLimitError,
-  type CheckRateLimitOptions,
   type CountRateLimitOptions,
   type RateLimitCount,
   type RateLimitBucket,

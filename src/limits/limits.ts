@@ -106,23 +106,6 @@ export async function judgeRateLimit(redis: BatchRedis, count: RateLimitCount, p
   return { ok: false, reason: "limited", retryAfterSeconds: Math.max(1, Math.ceil((reset - Date.now()) / 1000)) };
 }
 
-export interface CheckRateLimitOptions extends CountRateLimitOptions {
-  /** Requests per client IP per window; 0 disables both this and the widget-wide cap. */
-  perIpLimit: number;
-}
-
-/**
- * Counts and judges in one call, for callers that know the limits up front; a limit of 0 makes
- * no Redis call at all.
- */
-export async function checkRateLimit(redis: BatchRedis, { perIpLimit, ...options }: CheckRateLimitOptions): Promise<RateLimitOutcome> {
-  if (!Number.isInteger(perIpLimit) || perIpLimit < 0) {
-    throw new RangeError(`checkRateLimit: perIpLimit must be a non-negative integer, got ${perIpLimit}`);
-  }
-  if (perIpLimit === 0) return { ok: true };
-  return judgeRateLimit(redis, await countRateLimit(redis, options), perIpLimit);
-}
-
 /** A refused check. */
 export type RateLimitRefusal = Exclude<RateLimitOutcome, { ok: true }>;
 
