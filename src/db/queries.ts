@@ -52,7 +52,7 @@ export interface TurnSnapshot {
   history: ChatMessage[];
   /** Total stored messages: the next message's idx. */
   messageCount: number;
-  /** Model tokens (in + out) the widget's turns used since midnight UTC: its daily budget's count. */
+  /** Model tokens (in + out) the widget's turns used since midnight UTC: its daily budget's count (0 without a budget). */
   widgetTokensToday: number;
   /** The stored user message with the request's client id, if any. */
   existingUserMessage: ChatMessage | null;
@@ -115,7 +115,14 @@ export async function getTurnSnapshot(
     db
       .select({ tokens: sql<number>`coalesce(sum(${turnUsage.inputTokens} + ${turnUsage.outputTokens}), 0)::int` })
       .from(turnUsage)
-      .where(and(eq(turnUsage.widgetId, widgetId), sql`${turnUsage.createdAt} >= ${startOfUtcDay}`)),
+      .where(
+        and(
+          eq(turnUsage.widgetId, widgetId),
+          sql`${turnUsage.createdAt} >= ${startOfUtcDay}`,
+          // Summed only for a widget with a budget: the widget row is read in the same batch.
+          sql`exists (select 1 from ${widgets} where ${widgets.id} = ${widgetId} and ${widgets.dailyTokenBudget} is not null)`,
+        ),
+      ),
   ]);
   return {
     widget: widgetRows[0] ?? null,
