@@ -9,6 +9,7 @@ import { describe, expect, inject, it } from "vitest";
 import { widgets, type NewTemplate } from "../../src/db/schema";
 import type { ErrorBody } from "../../src/errors";
 import { lockKey } from "../../src/lock";
+import { pageContextPushedSchema } from "../../src/routes/openapi-widget";
 import { admin, adminJson, createTemplateAndWidget, createTenant, templateBody } from "./support/admin";
 import { call, post, stores } from "./support/app";
 import { createSession, createWidget, storedMessages, storedSession, type TestSession } from "./support/fixtures";
@@ -41,6 +42,8 @@ async function pushed(session: TestSession, body: unknown): Promise<PushAnswer> 
   const answer = (await res.json()) as PushAnswer;
   await settled();
   expect(res.status, JSON.stringify(answer)).toBe(200);
+  // The answer is the one the OpenAPI document describes.
+  expect(pageContextPushedSchema.strict().safeParse(answer).error).toBeUndefined();
   return answer;
 }
 
