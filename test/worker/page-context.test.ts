@@ -238,6 +238,15 @@ describe("POST /session/:id/context", () => {
       expect(await completedTurn(session, "m1", "still here?")).toContain("You said: still here?");
     });
 
+    it("503 unavailable naming postgres when the database is out of reach", async () => {
+      const { session } = await fresh();
+      const { res, settled } = await push(session, body, { env: { NEON_LOCAL_ENDPOINT: "http://127.0.0.1:9/sql" } });
+      expect(res.status).toBe(503);
+      expect(await errorOf(res)).toMatchObject({ code: "unavailable", details: { store: "postgres" } });
+      await settled();
+      expect(await storedContext(session.sessionId)).toEqual({ context: {}, revision: 0 });
+    });
+
     it("503 unavailable naming redis when the rate limit store is down", async () => {
       const { session } = await fresh();
       const { res, settled } = await push(session, body, { env: { UPSTASH_REDIS_REST_URL: "http://127.0.0.1:9" } });
@@ -276,6 +285,23 @@ describe("the model's input", () => {
       { role: "assistant", text: firstReply },
       { role: "user", text: expectedBlock('{"cart":[]}') },
       { role: "user", text: second },
+    ]);
+  });
+
+  it("the initial turn renders it too, before the kickoff", async () => {
+    const marker = crypto.randomUUID();
+    const session = await createSession(
+      await createWidget({ template: { model: FAKE_MODEL, pageContext: SHOP_CONTEXT, initialTurnInstruction: `Greet the visitor. ${marker}` } }),
+    );
+    await pushed(session, { context: { product: "Canvas tote" } });
+    const turn = await post(`/v1/widget/session/${session.sessionId}/initial-turn`, { token: session.token, env: OPENAI() });
+    expect(turn.res.status).toBe(200);
+    await readChunks(turn.res);
+    await turn.settled();
+    expect(await modelInput(marker)).toEqual([
+      { role: "system", text: "You are the assistant of Test Shop." },
+      { role: "user", text: expectedBlock('{"product":"Canvas tote"}') },
+      { role: "user", text: `Greet the visitor. ${marker}` },
     ]);
   });
 
