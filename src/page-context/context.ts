@@ -19,8 +19,8 @@ export interface FilteredContext {
  */
 export function filterContext(context: PageContext, settings: Pick<PageContextSettings, "allowedKeys">): FilteredContext {
   const allowed = new Set(settings.allowedKeys);
-  const kept: PageContext = {};
-  for (const key of settings.allowedKeys) if (Object.hasOwn(context, key)) kept[key] = context[key];
+  // fromEntries defines own keys: an allowed `__proto__` stays a key, never a prototype.
+  const kept: PageContext = Object.fromEntries(settings.allowedKeys.filter((key) => Object.hasOwn(context, key)).map((key) => [key, context[key]]));
   return { context: kept, accepted: Object.keys(kept), dropped: Object.keys(context).filter((key) => !allowed.has(key)) };
 }
 

@@ -21,11 +21,19 @@ export class PageContextSync {
 
   /** Remembers `context` (replacing the last one) and pushes it when there is a session. */
   set(context: unknown, session: SessionCredentials | null): void {
-    if (context === null || typeof context !== "object" || Array.isArray(context)) {
-      console.error("parley: Parley.setContext takes an object, e.g. Parley.setContext({ cart: [...] }).");
+    // A snapshot as JSON: later changes to the page's objects do not leak into a push, and a
+    // value JSON cannot hold (a cycle) is refused here, not in the middle of a turn.
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(context);
+    } catch {
+      // falls through to the refusal
+    }
+    if (!json?.startsWith("{")) {
+      console.error("parley: Parley.setContext takes a JSON object, e.g. Parley.setContext({ cart: [...] }).");
       return;
     }
-    this.#latest = { ...(context as Record<string, unknown>) };
+    this.#latest = JSON.parse(json) as Record<string, unknown>;
     this.#dirty = true;
     if (session) this.push(session);
   }

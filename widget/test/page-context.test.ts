@@ -75,8 +75,22 @@ describe("PageContextSync", () => {
     sync.set({ coupon: "FREE" }, A);
     await sync.settled();
     expect(warn).toHaveBeenCalledWith("parley: page context keys not on the template's allow-list were dropped: coupon");
-    sync.set(["not", "an", "object"], A);
-    expect(error).toHaveBeenCalledWith(expect.stringContaining("Parley.setContext takes an object"));
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    for (const bad of [["not", "an", "object"], null, undefined, "cart", cyclic]) sync.set(bad, A);
+    expect(error).toHaveBeenCalledTimes(5);
+    expect(error).toHaveBeenCalledWith(expect.stringContaining("Parley.setContext takes a JSON object"));
     expect(sent).toHaveLength(1);
+  });
+
+  it("sends the context as it was when set, not as the page changed it afterwards", async () => {
+    const { api, sent } = recordingApi(() => applied());
+    const sync = new PageContextSync(api);
+    const cart = ["A1"];
+    sync.set({ cart }, null);
+    cart.push("B2");
+    sync.sessionChanged(A);
+    await sync.settled();
+    expect(sent[0]!.context).toEqual({ cart: ["A1"] });
   });
 });
