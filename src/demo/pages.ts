@@ -153,14 +153,16 @@ export function renderDemoPage({ apiOrigin, publicKey, title, about, nav, turnst
 </main>
 <script nonce="${nonce}">
   document.getElementById("ask").addEventListener("click", function () { Parley.open(); });
-  var cart = [];
-  document.querySelectorAll("button.add").forEach(function (button) {
-    button.addEventListener("click", function () {
-      cart.push(button.dataset.product);
-      document.getElementById("cart").textContent = "Cart: " + cart.join(", ");
-      Parley.setContext({ page: location.pathname, cart: cart.slice() });
+  (function () {
+    var cart = [];
+    document.querySelectorAll("button.add").forEach(function (button) {
+      button.addEventListener("click", function () {
+        cart.push(button.dataset.product);
+        document.getElementById("cart").textContent = "Cart: " + cart.join(", ");
+        Parley.setContext({ page: location.pathname, cart: cart.slice() });
+      });
     });
-  });
+  })();
 </script>
 </body>
 </html>
