@@ -23,6 +23,7 @@ import type {
   Presentation,
   TemplateVariable,
 } from "../templates/config";
+import { DEFAULT_PAGE_CONTEXT_MAX_BYTES } from "../templates/config";
 
 const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
 const updatedAt = () => timestamp("updated_at", { withTimezone: true }).notNull().defaultNow();
@@ -49,7 +50,7 @@ export const templates = pgTable(
     /** Turns one session may run (its `turn_seq`); then 429 `session_limit`. 0: no cap. */
     turnsPerSession: integer("turns_per_session").notNull().default(50),
     /** Which context keys a page may set (`allowedKeys`), and their cap as JSON (`maxBytes`). */
-    pageContext: jsonb("page_context").$type<PageContextSettings>().notNull().default({ allowedKeys: [], maxBytes: 4096 }),
+    pageContext: jsonb("page_context").$type<PageContextSettings>().notNull().default({ allowedKeys: [], maxBytes: DEFAULT_PAGE_CONTEXT_MAX_BYTES }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
     /** Bumped by every admin update: the `ETag` that `If-Match` is checked against. */
