@@ -17,6 +17,9 @@ export const DEMO_IDS = {
   tenantKey: "00000000-0000-4000-8000-000000000201",
 } as const;
 
+/** What the demo shop's pages may tell the assistant (`Parley.setContext`): the page and the cart. */
+const DEMO_PAGE_CONTEXT = { allowedKeys: ["page", "cart"], maxBytes: 4096 };
+
 /** The demo merchant API's key: a template secret, sent by the HTTP tool, never shown. */
 export const DEMO_API_KEY = "demo-secret-api-key-1234";
 
@@ -73,6 +76,7 @@ export async function seedDemo({ databaseUrl, port, shopOrigins = [], model, dem
         { name: "visitorName", required: false, default: "", maxLength: 100 },
       ],
       presentation: { quickReplies: ["Where is my order?", "Talk to a human"], textInput: true },
+      pageContext: DEMO_PAGE_CONTEXT,
     },
     {
       id: DEMO_IDS.staticTemplate,
@@ -83,6 +87,7 @@ export async function seedDemo({ databaseUrl, port, shopOrigins = [], model, dem
       greeting: "Hi! Welcome to {shopName}. How can I help?",
       variables: [{ name: "shopName", required: false, default: "the parley demo shop", maxLength: 100 }],
       presentation: { quickReplies: [], textInput: true },
+      pageContext: DEMO_PAGE_CONTEXT,
     },
     {
       id: DEMO_IDS.toolsTemplate,

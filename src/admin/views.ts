@@ -49,6 +49,7 @@ export function templateView(template: Template): z.infer<typeof templateSchema>
     mcpServers: template.mcpServers,
     presentation: template.presentation,
     turnsPerSession: template.turnsPerSession,
+    pageContext: template.pageContext,
     version: template.version,
     createdAt: iso(template.createdAt),
     updatedAt: iso(template.updatedAt),

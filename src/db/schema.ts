@@ -1,5 +1,6 @@
 import { type InferInsertModel, type InferSelectModel, sql } from "drizzle-orm";
 import {
+  bigint,
   boolean,
   check,
   index,
@@ -18,9 +19,11 @@ import type {
   HttpTool,
   McpServer,
   ModelSettings,
+  PageContextSettings,
   Presentation,
   TemplateVariable,
 } from "../templates/config";
+import { DEFAULT_PAGE_CONTEXT_MAX_BYTES } from "../templates/config";
 
 const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
 const updatedAt = () => timestamp("updated_at", { withTimezone: true }).notNull().defaultNow();
@@ -46,6 +49,8 @@ export const templates = pgTable(
     presentation: jsonb("presentation").$type<Presentation>().notNull().default({ quickReplies: [], textInput: true }),
     /** Turns one session may run (its `turn_seq`); then 429 `session_limit`. 0: no cap. */
     turnsPerSession: integer("turns_per_session").notNull().default(50),
+    /** Which context keys a page may set (`allowedKeys`), and their cap as JSON (`maxBytes`). */
+    pageContext: jsonb("page_context").$type<PageContextSettings>().notNull().default({ allowedKeys: [], maxBytes: DEFAULT_PAGE_CONTEXT_MAX_BYTES }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
     /** Bumped by every admin update: the `ETag` that `If-Match` is checked against. */
@@ -126,6 +131,13 @@ export const chatSessions = pgTable(
     turnSeq: integer("turn_seq").notNull().default(0),
     templateVars: jsonb("template_vars").$type<Record<string, string>>().notNull().default({}),
     metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default({}),
+    /**
+     * What the visitor's page last pushed (allowed keys only): rendered into each turn's model
+     * input as untrusted page data, never stored in a message. Written without the turn lock.
+     */
+    pageContext: jsonb("page_context").$type<Record<string, unknown>>().notNull().default({}),
+    /** The revision of `page_context`: a push applies only with a higher one (docs/architecture.md). */
+    pageContextRevision: bigint("page_context_revision", { mode: "number" }).notNull().default(0),
     createdAt: createdAt(),
     lastActivityAt: timestamp("last_activity_at", { withTimezone: true }).notNull().defaultNow(),
     endedAt: timestamp("ended_at", { withTimezone: true }),

@@ -96,7 +96,7 @@ export function renderDemoPage({ apiOrigin, publicKey, title, about, nav, turnst
     ["Cotton socks", "€9"],
     ["Rain jacket", "€89"],
   ]
-    .map(([name, price]) => `<li><div class="swatch"></div><h3>${name}</h3><p>${price}</p></li>`)
+    .map(([name, price]) => `<li><div class="swatch"></div><h3>${name}</h3><p>${price}</p><button type="button" class="add" data-product="${name}" aria-label="Add ${name} to cart">Add to cart</button></li>`)
     .join("");
   const swatches = ["#d9c7b0", "#9bb2a5", "#c98f7a", "#7d6a5a", "#a8b8cf", "#5e7d8c"]
     .map((colour, i) => `ul.grid li:nth-child(${i + 1}) .swatch { background: ${colour}; }`)
@@ -123,6 +123,7 @@ export function renderDemoPage({ apiOrigin, publicKey, title, about, nav, turnst
   .swatch { height: 150px; border-radius: 8px; }
   ul.grid h3 { margin: 10px 0 0; font-size: 17px; }
   ul.grid p { margin: 0; color: #6b5d50; font-family: system-ui, sans-serif; }
+  ul.grid button.add { margin-top: 8px; padding: 6px 12px; border: 1px solid #6b5d50; background: #fff; border-radius: 999px; font: 13px system-ui, sans-serif; cursor: pointer; }
   code { font-size: 13px; }
   ${swatches}
 </style>
@@ -131,8 +132,10 @@ export function renderDemoPage({ apiOrigin, publicKey, title, about, nav, turnst
   (function (w, names) {
     var p = (w.Parley = w.Parley || { q: [] });
     names.forEach(function (n) { p[n] = p[n] || function () { p.q.push([n, [].slice.call(arguments)]); }; });
-  })(window, ["boot", "open", "close", "newConversation"]);
+  })(window, ["boot", "open", "close", "newConversation", "setContext"]);
   Parley.boot({ metadata: { page: location.pathname } });
+  // Page context: what the assistant may know about this page (the template's allow-list decides).
+  Parley.setContext({ page: location.pathname, cart: [] });
 </script>
 <!-- The snippet a merchant pastes. -->
 <script src="${apiOrigin}/widget.js" data-public-key="${publicKey}" data-title="${escapeAttribute(title)}" data-var-shop-name="Northwind Goods"${turnstileScript ? ` data-turnstile-script="${escapeAttribute(turnstileScript)}"` : ""} async></script>
@@ -144,11 +147,22 @@ export function renderDemoPage({ apiOrigin, publicKey, title, about, nav, turnst
     <h1>Everyday goods, made to last</h1>
     <p>parley demo shop · widget <code>${publicKey}</code> · ${escapeText(about)}</p>
     <button type="button" id="ask">Ask us anything</button>
+    <p id="cart" aria-live="polite">Cart: empty</p>
   </section>
   <ul class="grid">${products}</ul>
 </main>
 <script nonce="${nonce}">
   document.getElementById("ask").addEventListener("click", function () { Parley.open(); });
+  (function () {
+    var cart = [];
+    document.querySelectorAll("button.add").forEach(function (button) {
+      button.addEventListener("click", function () {
+        cart.push(button.dataset.product);
+        document.getElementById("cart").textContent = "Cart: " + cart.join(", ");
+        Parley.setContext({ page: location.pathname, cart: cart.slice() });
+      });
+    });
+  })();
 </script>
 </body>
 </html>

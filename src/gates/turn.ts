@@ -9,6 +9,7 @@ import { fenceSnapshot } from "../turn/fence";
 import { replayChunks } from "../turn/replay";
 import type { TurnKind } from "../turn/plan";
 import { readSnapshot, readTurnWave, type GatedTurn, type TurnWave, type TurnWaveInput } from "../turn/wave";
+import { turnContext, type PageContext } from "../page-context/context";
 import type { MessageVariables } from "./body";
 import { assertOriginAllowed, pageOrigin } from "../sessions/origin";
 import type { TokenVariables } from "./token";
@@ -38,7 +39,17 @@ export const turnGate = (kind: TurnKind) =>
     };
     const wave = await readTurnWave({ db, redis }, input);
     try {
-      c.set("turn", await judgeTurnWave(wave, { kind, origin: pageOrigin(c.req.raw), redis, readAgain: () => readSnapshot(db, input) }));
+      const messageContext = kind === "message" ? c.var.message?.context : undefined;
+      c.set(
+        "turn",
+        await judgeTurnWave(wave, {
+          kind,
+          origin: pageOrigin(c.req.raw),
+          redis,
+          readAgain: () => readSnapshot(db, input),
+          ...(messageContext === undefined ? {} : { messageContext }),
+        }),
+      );
     } catch (error) {
       if (wave.lock.ok) c.executionCtx.waitUntil(wave.lock.lock.release());
       throw error;
@@ -47,16 +58,18 @@ export const turnGate = (kind: TurnKind) =>
   });
 
 /**
- * Gates 3–15 on a wave's results, in the design's order (14: the session's turn cap, 15: the
- * widget's daily token budget). Throws the first refusal.
+ * Gates 3–16 on a wave's results, in the design's order (14: the session's turn cap, 15: the
+ * widget's daily token budget, 16: the page context within its cap). Throws the first refusal.
  */
 export async function judgeTurnWave(
   wave: TurnWave,
-  { kind, origin, redis, readAgain }: {
+  { kind, origin, redis, readAgain, messageContext }: {
     kind: TurnKind;
     origin: string | null;
     redis: Redis;
     readAgain: () => ReturnType<typeof readSnapshot>;
+    /** The message's own `context`, for this turn only. */
+    messageContext?: PageContext;
   },
 ): Promise<GatedTurn> {
   if (!wave.snapshot.ok) throw wave.snapshot.error;
@@ -116,7 +129,19 @@ export async function judgeTurnWave(
       headers: { "Retry-After": String(retryAfterSeconds) },
     });
   }
-  return { action: "run", lock, widget, session, template, snapshot, fenceRereads, ...(storedUserIdx === undefined ? {} : { storedUserIdx }) };
+  // 16: the page context this turn renders; a message's own context may not take it over the cap.
+  const pageContext = turnContext(session.pageContext, messageContext, template.pageContext);
+  return {
+    action: "run",
+    lock,
+    widget,
+    session,
+    template,
+    snapshot,
+    fenceRereads,
+    pageContext,
+    ...(storedUserIdx === undefined ? {} : { storedUserIdx }),
+  };
 }
 
 /** Seconds until the next midnight UTC, when the daily token budget starts over; at least 1. */

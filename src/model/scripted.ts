@@ -44,6 +44,10 @@ export interface ScriptedModelOptions {
  * - `/tool-loop <name> <json args>` — same grammar, but calls the tool in every step and never
  *   answers, to show the per-turn step limit at work: the turn engine stops after `MAX_STEPS`
  *   (20) steps and reports `tool_cycle_limit` (`src/turn/run.ts`).
+ * - `/context <key>` — reads the page context block the turn rendered into the prompt
+ *   (`src/page-context/render.ts`) and answers "The page context says <key> is <JSON value>.",
+ *   "The page context has no <key>." or "The page sent no context.": what a browser test needs to
+ *   see a pushed context change the reply.
  * A directive needs a known name right after the `/`; any other text gets the default reply.
  *
  * Streaming emits one text-delta per word, trailing space included (the last word has none),

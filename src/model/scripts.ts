@@ -4,6 +4,8 @@ import type {
   LanguageModelV4ToolResultPart,
 } from "@ai-sdk/provider";
 
+import { readRenderedPageContext } from "../page-context/render";
+
 // What the scripted dev model says: the directive table and its reading of the prompt. The
 // streaming is in `scripted.ts`.
 
@@ -68,7 +70,26 @@ const DIRECTIVES: Record<string, (context: DirectiveContext) => Script> = {
     const call = parseToolCall(args);
     return call === undefined ? toolUsage("tool-loop") : { text: "", toolCall: call };
   },
+  context({ args, prompt }) {
+    if (!/^[\w.-]+$/.test(args)) return reply("/context needs a page context key, e.g. /context cart.");
+    const context = pageContextIn(prompt);
+    if (context === null) return reply("The page sent no context.");
+    if (!Object.hasOwn(context, args)) return reply(`The page context has no ${args}.`);
+    return reply(`The page context says ${args} is ${JSON.stringify(context[args])}.`);
+  },
 };
+
+/** The page context block the turn rendered into the prompt (a user message of its own), if any. */
+function pageContextIn(prompt: LanguageModelV4Prompt): Record<string, unknown> | null {
+  for (const message of prompt) {
+    if (message.role !== "user") continue;
+    for (const part of message.content) {
+      const context = part.type === "text" ? readRenderedPageContext(part.text) : null;
+      if (context) return context;
+    }
+  }
+  return null;
+}
 
 export function scriptFor(prompt: LanguageModelV4Prompt): Script {
   const text = lastUserText(prompt).trim();

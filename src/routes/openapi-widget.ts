@@ -4,6 +4,7 @@ import { errorBodySchema } from "../admin/schemas";
 import { createSessionBody } from "../sessions/request";
 import { DEMO_PAGE_PATHS } from "./demo";
 import { messageBody } from "../turn/request";
+import { pushContextBody } from "../page-context/request";
 
 // The widget API and the health probes in the OpenAPI document. Their routes are plain Hono
 // (src/routes/widget.ts, health.ts); the shapes here are the request schemas those routes parse
@@ -19,7 +20,7 @@ const GATE_ERRORS: Record<number, string> = {
   404: "`widget_not_found` or `session_not_found` (also for a token of another session)",
   409: "`turn_in_progress`, `voice_active` or `session_not_fresh`",
   410: "`session_ended`",
-  413: "`payload_too_large`: a body over 64 KB",
+  413: "`payload_too_large`: a body over 64 KB; `context_too_large`: page context over the template's `pageContext.maxBytes`",
   429: "`rate_limited` with `Retry-After`; on turns also `session_limit` and `budget_exhausted` (with `Retry-After`)",
   500: "`internal`, `misconfigured`, `template_missing` or `template_invalid`",
   503: "`unavailable`: Redis (rate limits, lock) or PostgreSQL cannot be reached; `details.store` names it",
@@ -81,6 +82,17 @@ export const widgetSessionStateSchema = z
     messages: z.array(widgetMessageSchema),
   })
   .meta({ id: "WidgetSessionState" });
+
+export const pageContextPushedSchema = z
+  .object({
+    applied: z.boolean().meta({ description: "False when the stored revision is already this high or higher: nothing changed" }),
+    reason: z.literal("stale_revision").optional().meta({ description: "Set when `applied` is false" }),
+    revision: z.number().int().meta({ description: "The revision stored now" }),
+    accepted: z.array(z.string()).meta({ description: "Keys on the template's allow-list (stored when applied)" }),
+    dropped: z.array(z.string()).meta({ description: "Keys off the allow-list: never stored" }),
+    bytes: z.number().int().meta({ description: "The accepted context as JSON, in UTF-8 bytes (the cap is judged on it)" }),
+  })
+  .meta({ id: "PageContextPushed" });
 
 const uiMessageStream = {
   description:
@@ -149,6 +161,22 @@ export function describeWidgetApi(registry: ApiRegistry): void {
     security,
     request: { params: sessionParams, body: { required: true, content: { "application/json": { schema: messageBody } } } },
     responses: { 200: uiMessageStream, ...errorResponses(400, 401, 403, 404, 409, 410, 413, 429, 500, 503) },
+  });
+  registry.registerPath({
+    method: "post",
+    path: "/v1/widget/session/{id}/context",
+    tags,
+    summary: "Set the page context the next turns render for the model",
+    description:
+      "Replaces the session's page context with the keys of `context` on the template's `pageContext.allowedKeys` (others are dropped and named in `dropped`). " +
+      "Never takes the turn lock: a push during a streaming turn succeeds and applies from the next turn. A `revision` not higher than the stored one changes nothing (`applied: false`). " +
+      "413 `context_too_large` when the accepted keys are over the template's `pageContext.maxBytes` as JSON (default 4096); nothing changes.",
+    security,
+    request: { params: sessionParams, body: { required: true, content: { "application/json": { schema: pushContextBody } } } },
+    responses: {
+      200: json(pageContextPushedSchema, "Applied, or ignored as stale"),
+      ...errorResponses(400, 401, 403, 404, 410, 413, 429, 500, 503),
+    },
   });
   registry.registerPath({
     method: "post",

@@ -6,6 +6,8 @@ import { endSession, getSessionState } from "../db/queries";
 import type { AppEnv, AppVariables } from "../env";
 import { ApiError } from "../errors";
 import {
+  contextBodyGate,
+  contextPushGate,
   createBodyGate,
   MAX_WIDGET_BODY_BYTES,
   messageGate,
@@ -18,6 +20,7 @@ import {
 import { requestCancel } from "../lock";
 import { errorFields, log } from "../log/log";
 import { clients } from "../middleware/clients";
+import { pushPageContext } from "../page-context/push";
 import { openSession } from "../sessions/open";
 import { sessionState } from "../sessions/state";
 import { widgetConfig } from "../sessions/widget-config";
@@ -80,6 +83,14 @@ export const widget = new Hono<AppEnv>()
   .post("/session/:id/message", tokenGate(), messageGate(), turnGate("message"), (c) =>
     startTurn(c.var.turn, turnDeps(c.var), { ...turnRuntime(c), message: c.var.message }),
   )
+
+  // No turn gate, no lock: a push never waits for a turn nor makes one 409.
+  .post("/session/:id/context", tokenGate(), contextBodyGate(), contextPushGate(), async (c) => {
+    const { claims, contextBody, contextTarget } = c.var;
+    return c.json(
+      await pushPageContext(c.var.db, { sessionId: claims.sid, widgetId: claims.wid, settings: contextTarget.template.pageContext, body: contextBody }),
+    );
+  })
 
   .post("/session/:id/cancel", tokenGate(), sessionReadGate(), async (c) => {
     if (!c.var.session) throw new ApiError("session_not_found");

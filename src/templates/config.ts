@@ -115,6 +115,23 @@ export const presentationSchema = z.object({
 });
 export type Presentation = z.infer<typeof presentationSchema>;
 
+/** A template's `pageContext.maxBytes` unless it sets one: what a page may push, as JSON, in bytes. */
+export const DEFAULT_PAGE_CONTEXT_MAX_BYTES = 4_096;
+/** The largest `pageContext.maxBytes` a template may set: well below the 64 KB request body cap. */
+export const MAX_PAGE_CONTEXT_MAX_BYTES = 32_768;
+
+/**
+ * What the visitor's page may tell the model (`Parley.setContext`, `POST /session/:id/context`):
+ * the top-level keys it may set, and how large the accepted context may be as JSON (UTF-8 bytes).
+ * Keys off the list are dropped; no keys (the default) means the page can set nothing.
+ */
+export const pageContextSettingsSchema = z.object({
+  allowedKeys: z.array(identifier).max(50).default([]),
+  /** @default DEFAULT_PAGE_CONTEXT_MAX_BYTES (4096) */
+  maxBytes: z.number().int().min(64).max(MAX_PAGE_CONTEXT_MAX_BYTES).default(DEFAULT_PAGE_CONTEXT_MAX_BYTES),
+});
+export type PageContextSettings = z.infer<typeof pageContextSettingsSchema>;
+
 function uniqueNames(items: Array<{ name: string }>, path: string, ctx: z.RefinementCtx): void {
   const seen = new Set<string>();
   items.forEach((item, i) => {
@@ -149,6 +166,8 @@ export const templateFieldsSchema = z.object({
   presentation: presentationSchema.default({ quickReplies: [], textInput: true }),
   /** Turns one session may run; the next answers 429 `session_limit`. 0: no cap. */
   turnsPerSession: z.number().int().min(0).max(100_000).default(50),
+  /** Which context keys the visitor's page may set, and the size cap. */
+  pageContext: pageContextSettingsSchema.default({ allowedKeys: [], maxBytes: DEFAULT_PAGE_CONTEXT_MAX_BYTES }),
 });
 
 /** The checks across a template's fields: unique names, reserved tool names, storable text. */

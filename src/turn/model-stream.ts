@@ -91,6 +91,7 @@ export async function streamModel(
       sessionId,
       history: plan.history,
       appendUserText: plan.user ? (plan.user.storedIdx === undefined ? plan.user.text : undefined) : kickoffText(template, vars),
+      pageContext: plan.pageContext,
     }),
     tools: toolset.tools,
     // Each step sees the node it is in now: a transition in step n changes step n+1.

@@ -30,6 +30,8 @@ export interface TurnPlan {
   turnSeq: number;
   /** Absent on the initial turn. */
   user?: TurnUserMessage;
+  /** Page context rendered into the model's input as untrusted data (empty: none); never stored. */
+  pageContext: Record<string, unknown>;
   /** Sequential store round trips the gates waited on: the wave, plus the fence's re-reads. */
   gateRoundTrips: number;
 }

@@ -2,6 +2,8 @@ import { convertToModelMessages, type ModelMessage } from "ai";
 import { transitionGuide } from "../agent/toolset";
 import type { ChatMessage, Template } from "../db/schema";
 import { promptValues, renderText } from "../templates/render";
+import type { PageContext } from "../page-context/context";
+import { renderPageContext } from "../page-context/render";
 import { messageId, type ParleyUIMessage } from "./message";
 
 /** Sent as the initial turn's kickoff when the template has no instruction of its own. */
@@ -36,20 +38,29 @@ export function systemPrompt(template: Template, vars: Record<string, string>, n
 /**
  * The conversation sent to the model: stored history (empty replies left out, since some
  * providers reject them), then the new user text or, on the initial turn, the kickoff, which is
- * never stored.
+ * never stored. Page context, when there is some, goes in a user message of its own right before
+ * the newest user message (the visitor's, or the kickoff): marked as untrusted data, never in the
+ * system prompt, never stored, so each turn sees only the page's latest.
  */
 export async function modelMessages({
   sessionId,
   history,
   appendUserText,
+  pageContext = {},
 }: {
   sessionId: string;
   history: ChatMessage[];
   appendUserText?: string;
+  pageContext?: PageContext;
 }): Promise<ModelMessage[]> {
   const messages = history.filter((m) => m.parts.length > 0).map((m) => toUIMessage(sessionId, m));
   const converted = await convertToModelMessages(messages, { ignoreIncompleteToolCalls: true });
-  return appendUserText === undefined ? converted : [...converted, { role: "user", content: appendUserText }];
+  const all: ModelMessage[] = appendUserText === undefined ? converted : [...converted, { role: "user", content: appendUserText }];
+  const rendered = renderPageContext(pageContext);
+  if (rendered === null) return all;
+  const newest = all.findLastIndex((message) => message.role === "user");
+  all.splice(newest < 0 ? all.length : newest, 0, { role: "user", content: rendered });
+  return all;
 }
 
 /** The initial turn's kickoff text. */

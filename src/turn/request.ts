@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { pageContextValue } from "../page-context/request";
 import { storableString } from "../storable-text";
 
 /** The body of `POST /v1/widget/session/:id/message`. */
@@ -13,6 +14,8 @@ export const messageBody = z.object({
     .min(1, "text must not be empty")
     .max(4000, "text must be at most 4000 characters")
     .refine((text) => text.trim().length > 0, "text must not be blank"),
+  /** Page context for this turn only, laid over the stored one key by key; never stored. */
+  context: pageContextValue.optional(),
 });
 
 export type MessageBody = z.infer<typeof messageBody>;

@@ -36,6 +36,7 @@ export function startTurn(turn: GatedTurn, deps: TurnDeps, { message, waitUntil,
     nextIdx: snapshot.messageCount,
     turnSeq: session.turnSeq,
     gateRoundTrips: 1 + turn.fenceRereads,
+    pageContext: turn.pageContext,
     ...(message
       ? { user: { clientMessageId: message.id, text: message.text, ...(turn.storedUserIdx === undefined ? {} : { storedIdx: turn.storedUserIdx }) } }
       : {}),

@@ -83,6 +83,8 @@ export type GatedTurn =
       snapshot: TurnSnapshot;
       /** How many times the fence read the snapshot again (0 in the usual case). */
       fenceRereads: number;
+      /** The page context the turn renders for the model (allowed keys only): stored, with the message's laid over it. */
+      pageContext: Record<string, unknown>;
       /** Set when the message is stored but was never answered: it is answered now. */
       storedUserIdx?: number;
     };

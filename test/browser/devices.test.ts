@@ -38,7 +38,8 @@ describe("the widget on a phone, and with the keyboard only", () => {
         const inner = active?.shadowRoot?.activeElement ?? active;
         return inner?.getAttribute("aria-label") ?? inner?.textContent?.trim() ?? "";
       });
-    for (let i = 0; i < 10 && (await focused()) !== "Open chat"; i++) await keys.keyboard.press("Tab");
+    // Past the page's own controls (navigation, "Ask us anything", each product's "Add to cart").
+    for (let i = 0; i < 20 && (await focused()) !== "Open chat"; i++) await keys.keyboard.press("Tab");
     expect(await focused()).toBe("Open chat");
     await keys.keyboard.press("Enter");
     await repliesDone(keys, 1);

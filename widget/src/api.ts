@@ -52,6 +52,14 @@ export interface WidgetConfig {
   turnstileSiteKey: string | null;
 }
 
+/** The answer of `POST /session/:id/context`. */
+export interface ContextPushed {
+  applied: boolean;
+  revision: number;
+  accepted: string[];
+  dropped: string[];
+}
+
 export interface SessionCredentials {
   sessionId: string;
   token: string;
@@ -105,6 +113,14 @@ export class WidgetApi {
     return this.#call(path, init, async (res) => {
       if (!res.body) throw new TypeError("the turn answered without a body");
       return res.body;
+    });
+  }
+
+  setContext({ sessionId, token }: SessionCredentials, body: { context: Record<string, unknown>; revision: number }): Promise<ApiResult<ContextPushed>> {
+    return this.#json<ContextPushed>(`/session/${encodeURIComponent(sessionId)}/context`, {
+      method: "POST",
+      headers: { ...bearer(token), "content-type": "application/json" },
+      body: JSON.stringify(body),
     });
   }
 

@@ -1,5 +1,6 @@
 import type { ApiFailure, CreatedSession, SessionCredentials, SessionState, WidgetApi } from "./api";
 import { markdownToText } from "./markdown";
+import { PageContextSync } from "./page-context";
 import { applyPart, emptyReply, finishReply, replyText, segmentsFromParts, type Reply } from "./reply";
 import { CHALLENGE_FAILED, CHALLENGE_RUNNING, describeFailure, describeStreamError } from "./sentences";
 import type { ConversationStore } from "./storage";
@@ -47,9 +48,16 @@ export class Chat {
   #streaming: { abort: AbortController; stopRequested: boolean } | null = null;
   /** What the notice's button does. */
   #remedy: (() => void) | null = null;
+  readonly #context: PageContextSync;
 
   constructor(options: ChatOptions) {
     this.#options = options;
+    this.#context = new PageContextSync(options.api);
+  }
+
+  /** `Parley.setContext`: the page's context, for this session's next turns and any later session's. */
+  setContext(context: unknown): void {
+    this.#context.set(context, this.#session);
   }
 
   attach(view: ChatView): void {
@@ -165,6 +173,7 @@ export class Chat {
       return;
     }
     this.#session = { sessionId: stored.sessionId, token: stored.token };
+    this.#context.sessionChanged(this.#session);
     this.#showState(result.value);
     if (reopen) queueMicrotask(() => void this.open(false));
     // Restored before its greeting was written (a reload mid initial turn): write it now.
@@ -204,6 +213,7 @@ export class Chat {
     }
     const created: CreatedSession = result.value;
     this.#session = { sessionId: created.sessionId, token: created.token };
+    this.#context.sessionChanged(this.#session);
     this.#options.store.save({ sessionId: created.sessionId, token: created.token, expiresAt: created.expiresAt, open: this.#isOpen });
     this.#view.showNotice(null);
     this.#view.setQuickReplies(created.quickReplies);
@@ -271,6 +281,9 @@ export class Chat {
     this.#view.setStreaming(true);
     const bubble = this.#view.addAssistantMessage();
 
+    // The turn reads the context the page set before it: a push still on its way goes first.
+    this.#context.push(session);
+    await this.#context.settled();
     const result = await this.#options.api.startTurn(session, turn, streaming.abort.signal);
     if (!result.ok) {
       bubble.remove();

@@ -27,6 +27,8 @@ export interface ParleyApi {
   open(): void;
   close(): void;
   newConversation(): void;
+  /** The page's context (e.g. `{ cart, product }`) for the assistant's next replies; replaces the last. */
+  setContext(context: Record<string, unknown>): void;
 }
 
 type QueuedCall = [name: string, args: unknown[]];
@@ -82,6 +84,7 @@ function start(): void {
     open: () => whenMounted("open", () => void chat.open()),
     close: () => whenMounted("close", () => chat.close(false)),
     newConversation: () => whenMounted("newConversation", () => void chat.newConversation()),
+    setContext: (context) => chat.setContext(context),
   };
   window.Parley = api;
 
