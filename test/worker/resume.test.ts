@@ -78,9 +78,12 @@ describe("GET /session/:id/stream", () => {
     const session = await createSession(await createWidget());
     const { turn, reader } = await turnInFlight(session);
     await reader.cancel();
+    // The transport of the README: messages to `/message`, the resume to `/stream`.
+    const base = `http://parley.test/v1/widget/session/${session.sessionId}`;
     const transport = new DefaultChatTransport({
-      api: "http://parley.test/v1/widget/session",
+      api: `${base}/message`,
       headers: { authorization: `Bearer ${session.token}` },
+      prepareReconnectToStreamRequest: () => ({ api: `${base}/stream` }),
       // The Worker in this test runtime, reached as the transport's fetch.
       fetch: async (input, init) => (await call(new URL(String(input)).pathname, { method: init?.method, headers: Object.fromEntries(new Headers(init?.headers)) })).res,
     });
