@@ -4,7 +4,7 @@ import type { ParleyChunk } from "./message";
 export const KEEP_ALIVE_MS = 15_000;
 
 /** The headers of the AI SDK's UI message stream, protocol v1, plus no proxy transformation. */
-export const STREAM_HEADERS = {
+const STREAM_HEADERS = {
   "content-type": "text/event-stream",
   "cache-control": "no-cache, no-transform",
   connection: "keep-alive",
