@@ -16,7 +16,7 @@ import { nowMs, openSession, runTurn, type Session, type TurnPace, type TurnResu
 import { busyCpuMs, idleCpuPerSecond, sampleCpu } from "./cpu";
 import { startCpuProfile, summariseProfile } from "./profile";
 import type { BenchStackInfo } from "./stack";
-import { pairTimings, percentile, phasesPerTurn, type PhaseCounts } from "./stats";
+import { bufferWrites, pairTimings, percentile, phasesPerTurn, type PhaseCounts } from "./stats";
 
 const HELP = `npm run bench -- [flags]
   --sessions 1,10,50   concurrent sessions N, one scenario each      (BENCH_SESSIONS)
@@ -82,6 +82,8 @@ interface ScenarioFigures {
   wranglerCpuMsPerTurn: number;
   upstashPerTurn: number;
   neonPerTurn: number;
+  /** The reply buffer's writes (resume), per turn and per second of streaming. */
+  buffer: { perTurn: number; perSecond: number };
   phases?: { upstash: PhaseCounts; neon: PhaseCounts };
 }
 
@@ -187,6 +189,7 @@ async function scenario(
     wranglerCpuMsPerTurn: cpu.wranglerMs / turnResults.length,
     upstashPerTurn: upstashLog.length / turnResults.length,
     neonPerTurn: neonLog.length / turnResults.length,
+    buffer: bufferWrites(timed, upstashLog),
     ...(sessionCount === 1 ? { phases: { upstash: phasesPerTurn(timed, upstashLog), neon: phasesPerTurn(timed, neonLog) } } : {}),
   };
   if (!quiet) log(`${name}: ${figures.turns} turns, ${figures.errors} errors, overhead p50 ${fmt(figures.overheadP50)} ms`);
@@ -237,6 +240,8 @@ function printReport(
       console.log(`  ${store.padEnd(8)} ${phases.before} / ${phases.streaming} / ${phases.after}   before the model: ${commands || "–"}`);
     }
   }
+  console.log(`\nreply buffer writes (resume; Upstash requests with RPUSH) per turn, and per second of streaming:`);
+  for (const r of results) console.log(`  ${r.name.padEnd(32)} ${fmt(r.buffer.perTurn)} per turn, ${fmt(r.buffer.perSecond)}/s`);
   const perTokenMs = (perToken.long.cpuMsPerTurn - perToken.short.cpuMsPerTurn) / perToken.extraTokens;
   console.log(
     `\nWorker CPU per token: ≈ ${perTokenMs.toFixed(3)} ms (${perToken.short.name} vs ${perToken.long.name}); ` +

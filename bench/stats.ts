@@ -69,3 +69,13 @@ export function phasesPerTurn(timed: TurnTiming[], log: ShimRequestRecord[]): Ph
     beforeCommands: Object.fromEntries(Object.entries(total.beforeCommands).map(([name, n]) => [name, perTurn(n)])),
   };
 }
+
+/**
+ * The reply buffer's writes (src/turn/resume-buffer.ts: the Upstash requests carrying `RPUSH`)
+ * per turn, and per second of the model's streaming (request arrival to last token).
+ */
+export function bufferWrites(timed: TurnTiming[], log: ShimRequestRecord[]): { perTurn: number; perSecond: number } {
+  const writes = log.filter((record) => record.commands.includes("RPUSH")).length;
+  const streamingMs = timed.reduce((sum, t) => sum + (t.model?.lastTokenAt != null ? t.model.lastTokenAt - t.model.arrivedAt : 0), 0);
+  return { perTurn: writes / Math.max(1, timed.length), perSecond: streamingMs > 0 ? writes / (streamingMs / 1000) : Number.NaN };
+}

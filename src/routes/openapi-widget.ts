@@ -163,6 +163,26 @@ export function describeWidgetApi(registry: ApiRegistry): void {
     responses: { 200: uiMessageStream, ...errorResponses(400, 401, 403, 404, 409, 410, 413, 429, 500, 503) },
   });
   registry.registerPath({
+    method: "get",
+    path: "/v1/widget/session/{id}/stream",
+    tags,
+    summary: "Resume the reply in flight (the AI SDK's `resume: true` convention)",
+    description:
+      "204 when no turn of the session is in flight; otherwise the turn's stream replayed from its `start`, then live until `finish`. " +
+      "Frames carry event ids `<turnId>-<n>`; a `Last-Event-ID` naming one of this turn's skips what the client has. " +
+      "A turn whose producer died ends with `turn_interrupted` and a failed `data-turn-end`.",
+    security,
+    request: {
+      params: sessionParams,
+      headers: z.object({ "last-event-id": z.string().optional().meta({ description: "The id of the last event the client has" }) }),
+    },
+    responses: {
+      200: uiMessageStream,
+      204: { description: "No turn in flight: nothing to resume" },
+      ...errorResponses(401, 403, 404, 500, 503),
+    },
+  });
+  registry.registerPath({
     method: "post",
     path: "/v1/widget/session/{id}/context",
     tags,

@@ -26,6 +26,7 @@ import { sessionState } from "../sessions/state";
 import { widgetConfig } from "../sessions/widget-config";
 import type { TurnDeps } from "../turn/plan";
 import { startTurn } from "../turn/start";
+import { resumeReply } from "../turn/resume-stream";
 
 /** The stores and settings a turn runs with, from the request's clients. */
 const turnDeps = ({ db, redis, config, resolveModel }: AppVariables): TurnDeps => ({ db, redis, config, resolveModel });
@@ -90,6 +91,18 @@ export const widget = new Hono<AppEnv>()
     return c.json(
       await pushPageContext(c.var.db, { sessionId: claims.sid, widgetId: claims.wid, settings: contextTarget.template.pageContext, body: contextBody }),
     );
+  })
+
+  .get("/session/:id/stream", tokenGate(), sessionReadGate(), (c) => {
+    if (!c.var.session) throw new ApiError("session_not_found");
+    const { redis, config, claims } = c.var;
+    return resumeReply(redis, {
+      sessionId: claims.sid,
+      keyPrefix: config.redisKeyPrefix,
+      lastEventId: c.req.header("last-event-id"),
+      maxFollowMs: config.turnDeadlineMs + config.lockLeaseMs,
+      ...turnRuntime(c),
+    });
   })
 
   .post("/session/:id/cancel", tokenGate(), sessionReadGate(), async (c) => {

@@ -12,7 +12,7 @@ import { storeReply, turnStatus } from "./persist";
 import type { TurnDeps, TurnPlan } from "./plan";
 import { watchStops } from "./stops";
 import { recordUsage, turnUsageRow } from "./usage-record";
-import { openTurnStream } from "./stream";
+import { openResumableTurnStream } from "./resume-buffer";
 
 export interface RunTurnDeps extends TurnDeps {
   /** The session lock, handed over by the gate that took it. */
@@ -39,7 +39,8 @@ export interface RunTurnDeps extends TurnDeps {
 export async function runTurn(plan: TurnPlan, deps: RunTurnDeps): Promise<void> {
   const { db, lock, config } = deps;
   const { sessionId } = plan;
-  const stream = openTurnStream(deps.requestSignal);
+  // Also buffered in Redis, so a client that reloads can resume the reply (GET /stream).
+  const stream = openResumableTurnStream(deps.redis, { sessionId, keyPrefix: config.redisKeyPrefix, lockToken: lock.token, requestSignal: deps.requestSignal });
   const stops = watchStops({
     redis: deps.redis,
     keyPrefix: config.redisKeyPrefix,
@@ -172,7 +173,7 @@ export async function runTurn(plan: TurnPlan, deps: RunTurnDeps): Promise<void> 
     stream.close();
     respond(stream.response);
     await lock.settled();
-    await Promise.all([...toolsets.map((toolset) => toolset.close()), ...afterwards]);
+    await Promise.all([stream.settled(), ...toolsets.map((toolset) => toolset.close()), ...afterwards]);
   }
 }
 

@@ -16,6 +16,16 @@ const STREAM_OPEN = ": stream-open\n\n";
 const KEEP_ALIVE = ": keep-alive\n\n";
 const DONE = "data: [DONE]\n\n";
 
+/**
+ * SSE event ids for a turn's stream, `<turnId>-<n>` with n the chunk's index in the turn (0 is
+ * its `start`), so a client can resume with `Last-Event-ID` (src/turn/resume-stream.ts).
+ */
+export interface TurnEventIds {
+  turnId: string;
+  /** The index of the first chunk written. @default 0 */
+  next?: number;
+}
+
 export interface TurnStream {
   /** The SSE Response: AI SDK UI message stream v1. */
   response: Response;
@@ -36,12 +46,13 @@ export interface TurnStream {
  * `write` encodes the frame at once: the SDK's chain of JSON→SSE, keep-alive and text-encoder
  * streams costs three stream stages and a timer reset per chunk (measured with `npm run bench`).
  */
-export function openTurnStream(requestSignal?: AbortSignal): TurnStream {
+export function openTurnStream(requestSignal?: AbortSignal, eventIds?: TurnEventIds): TurnStream {
   const gone = new AbortController();
   const encoder = new TextEncoder();
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let closed = false;
   let wroteSinceTick = true;
+  let nextEventIndex = eventIds?.next ?? 0;
 
   const enqueue = (text: string) => {
     if (closed || gone.signal.aborted) return;
@@ -78,7 +89,8 @@ export function openTurnStream(requestSignal?: AbortSignal): TurnStream {
   return {
     response: new Response(body, { headers: STREAM_HEADERS }),
     write(chunk) {
-      enqueue(`data: ${JSON.stringify(chunk)}\n\n`);
+      const id = eventIds ? `id: ${eventIds.turnId}-${nextEventIndex++}\n` : "";
+      enqueue(`${id}data: ${JSON.stringify(chunk)}\n\n`);
     },
     close() {
       if (closed) return;

@@ -42,10 +42,11 @@ describe("npm run dev with a model configured in .dev.vars", () => {
     });
     expect(turn.status).toBe(200);
     const body = await turn.text();
+    // Frames are `id: …` then `data: {…}`.
     const deltas = body
-      .split("\n\n")
-      .filter((frame) => frame.startsWith("data: {"))
-      .map((frame) => JSON.parse(frame.slice(6)) as { type: string; delta?: string; data?: { status?: string } });
+      .split("\n")
+      .filter((line) => line.startsWith("data: {"))
+      .map((line) => JSON.parse(line.slice(6)) as { type: string; delta?: string; data?: { status?: string } });
     const text = deltas.flatMap((chunk) => (chunk.type === "text-delta" ? [chunk.delta] : [])).join("");
     expect(text).toMatch(/^Fake OpenAI reply to: /);
     expect(deltas.find((chunk) => chunk.type === "data-turn-end")?.data?.status).toBe("completed");

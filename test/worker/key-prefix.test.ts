@@ -122,8 +122,9 @@ describe("two deployments with different REDIS_KEY_PREFIX on one Redis", () => {
     ]);
     const names = [...keys.keys()];
     const kinds = (prefix: string) => new Set(names.filter((key) => key.startsWith(`${prefix}:`)).map((key) => key.split(":")[1]));
-    expect(kinds(a.keyPrefix)).toEqual(new Set(["rl", "mcp", "seq"]));
-    expect(kinds(b.keyPrefix)).toEqual(new Set(["rl", "mcp", "seq"]));
+    // `reply`: the turns' resume buffers and pointers.
+    expect(kinds(a.keyPrefix)).toEqual(new Set(["rl", "mcp", "seq", "reply"]));
+    expect(kinds(b.keyPrefix)).toEqual(new Set(["rl", "mcp", "seq", "reply"]));
     expect(names.filter((key) => !key.startsWith(`${a.keyPrefix}:`) && !key.startsWith(`${b.keyPrefix}:`))).toEqual([]);
     expect(names.some((key) => key.startsWith(`${DEFAULT_REDIS_KEY_PREFIX}:`))).toBe(false);
     expect([...keys].filter(([, ttl]) => ttl <= 0)).toEqual([]);

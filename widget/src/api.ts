@@ -124,6 +124,14 @@ export class WidgetApi {
     });
   }
 
+  /**
+   * The reply in flight, replayed from its start (`GET /session/:id/stream`); null when none
+   * is (204).
+   */
+  resume({ sessionId, token }: SessionCredentials, signal?: AbortSignal): Promise<ApiResult<ReadableStream<Uint8Array> | null>> {
+    return this.#call(`/session/${encodeURIComponent(sessionId)}/stream`, { headers: bearer(token), signal }, async (res) => (res.status === 204 ? null : res.body));
+  }
+
   cancel({ sessionId, token }: SessionCredentials): Promise<ApiResult<unknown>> {
     return this.#json(`/session/${encodeURIComponent(sessionId)}/cancel`, { method: "POST", headers: bearer(token) });
   }

@@ -31,7 +31,8 @@ export interface ChatOptions {
   disable(reason: string): void;
 }
 
-type Turn = { kind: "initial" } | { kind: "message"; id: string; text: string };
+/** `resume`: the reply in flight when the page loaded, streamed again from its start. */
+type Turn = { kind: "initial" } | { kind: "message"; id: string; text: string } | { kind: "resume" };
 
 /**
  * One visitor's conversation with a widget: creates the session on first open, restores it
@@ -176,8 +177,14 @@ export class Chat {
     this.#context.sessionChanged(this.#session);
     this.#showState(result.value);
     if (reopen) queueMicrotask(() => void this.open(false));
-    // Restored before its greeting was written (a reload mid initial turn): write it now.
-    if (result.value.messages.length === 0) void this.#runTurn({ kind: "initial" }, { quietConflict: true });
+    // A reload mid-reply: the reply in flight (none stored after the visitor's message, or no
+    // greeting yet) is streamed again from its start. No greeting and no turn in flight: write it now.
+    const last = result.value.messages.at(-1);
+    if (!last || last.role === "user") {
+      void this.#runTurn({ kind: "resume" }).then((resumed) => {
+        if (!resumed && !last) void this.#runTurn({ kind: "initial" }, { quietConflict: true });
+      });
+    }
   }
 
   #showState(state: SessionState): void {
@@ -284,12 +291,14 @@ export class Chat {
     // The turn reads the context the page set before it: a push still on its way goes first.
     this.#context.push(session);
     await this.#context.settled();
-    const result = await this.#options.api.startTurn(session, turn, streaming.abort.signal);
-    if (!result.ok) {
+    const { api } = this.#options;
+    const result = turn.kind === "resume" ? await api.resume(session, streaming.abort.signal) : await api.startTurn(session, turn, streaming.abort.signal);
+    if (!result.ok || !result.value) {
       bubble.remove();
       this.#streaming = null;
       this.#view.setStreaming(false);
-      return this.#turnRefused(turn, result.failure, { quietConflict, attempt });
+      // Nothing to resume, or it could not be asked: quietly nothing.
+      return turn.kind !== "resume" && !result.ok && this.#turnRefused(turn, result.failure, { quietConflict, attempt });
     }
 
     let reply: Reply = emptyReply();

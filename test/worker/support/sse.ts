@@ -3,10 +3,16 @@ import { assembleMessage, type ParleyChunk } from "../../../src/turn/message";
 /** The `data:` payloads of an SSE body, in order, up to `[DONE]`. */
 export async function readFrames(res: Response): Promise<string[]> {
   const text = await res.text();
-  return text
-    .split("\n\n")
-    .filter((frame) => frame.startsWith("data: "))
-    .map((frame) => frame.slice("data: ".length));
+  return text.split("\n\n").flatMap((frame) => {
+    const data = frameField(frame, "data");
+    return data === undefined ? [] : [data];
+  });
+}
+
+/** One field of an SSE frame (`data`, `id`), or undefined; frames carry `id:` before `data:`. */
+export function frameField(frame: string, field: string): string | undefined {
+  const line = frame.split("\n").find((l) => l.startsWith(`${field}: `));
+  return line?.slice(field.length + 2);
 }
 
 /** The UI message chunks of a turn's stream. */
@@ -30,6 +36,8 @@ export function dataOf<T extends ParleyChunk["type"]>(chunks: ParleyChunk[], typ
 /** Reads an SSE body chunk by chunk, so a test can act while the turn is still streaming. */
 export class StreamReader {
   readonly chunks: ParleyChunk[] = [];
+  /** The SSE event id of each chunk, in order (undefined for a frame without one). */
+  readonly ids: Array<string | undefined> = [];
   sawDone = false;
   private buffer = "";
   private ended = false;
@@ -71,10 +79,13 @@ export class StreamReader {
     for (let end = this.buffer.indexOf("\n\n"); end >= 0; end = this.buffer.indexOf("\n\n")) {
       const frame = this.buffer.slice(0, end);
       this.buffer = this.buffer.slice(end + 2);
-      if (!frame.startsWith("data: ")) continue; // keep-alive comments
-      const data = frame.slice("data: ".length);
+      const data = frameField(frame, "data");
+      if (data === undefined) continue; // keep-alive comments
       if (data === "[DONE]") this.sawDone = true;
-      else this.chunks.push(JSON.parse(data) as ParleyChunk);
+      else {
+        this.chunks.push(JSON.parse(data) as ParleyChunk);
+        this.ids.push(frameField(frame, "id"));
+      }
     }
   }
 }
