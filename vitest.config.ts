@@ -5,7 +5,6 @@ import { defineConfig } from "vitest/config";
 const TEST_SECRETS = {
   SESSION_TOKEN_SECRET: "test-session-token-secret-of-at-least-32-bytes",
   ADMIN_API_KEY: "test-admin-key-0123456789",
-  IDENTITY_ENCRYPTION_KEY: "test-identity-encryption-key-of-at-least-32-bytes",
 };
 
 export default defineConfig({

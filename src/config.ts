@@ -12,7 +12,7 @@ export const PUBLISHED_SECRET_VALUES: Readonly<Record<string, readonly string[]>
   UPSTASH_REDIS_REST_TOKEN: ["dev-upstash-token"],
   SESSION_TOKEN_SECRET: ["local-dev-session-token-secret-change-me-32b", "test-session-token-secret-of-at-least-32-bytes"],
   ADMIN_API_KEY: ["dev-admin-key", "test-admin-key-0123456789"],
-  IDENTITY_ENCRYPTION_KEY: ["local-dev-identity-encryption-key-change-me", "test-identity-encryption-key-of-at-least-32-bytes"],
+  IDENTITY_ENCRYPTION_KEY: ["local-dev-identity-encryption-key-change-me", "an-identity-encryption-key-of-32-bytes-or-more"],
 };
 
 /** Hosts of the local data plane; a deployed Worker refuses store URLs pointing at them. */

@@ -105,17 +105,24 @@ describe("the identity secret (admin API)", () => {
     expect((await createSession(w.publicKey, { identityToken: await signIdentity(w.secret, { sub: visitor() }) })).status).toBe(201);
   });
 
-  it("does not decrypt under another deployment key: 500 misconfigured naming the fix, no session", async () => {
+  it("is sealed with IDENTITY_ENCRYPTION_KEY when set (else a key derived from SESSION_TOKEN_SECRET): under another key 500 misconfigured naming the fix, no session", async () => {
+    // The test run sets no IDENTITY_ENCRYPTION_KEY: identityWidget's secret is sealed under the fallback.
+    const fallback = await identityWidget();
+    const ownKey = { IDENTITY_ENCRYPTION_KEY: "an-identity-encryption-key-of-32-bytes-or-more" };
     const w = await identityWidget();
-    const { status, body } = await createSession(
-      w.publicKey,
-      { identityToken: await signIdentity(w.secret, { sub: visitor() }) },
-      { IDENTITY_ENCRYPTION_KEY: "another-identity-encryption-key-of-32-bytes-or-more" },
-    );
-    expect(status).toBe(500);
-    expect(body.error.code).toBe("misconfigured");
-    expect(body.error.message).toContain("rotate");
-    expect(await sessionsOf(w.widgetId)).toHaveLength(0);
+    const made = await adminJson<{ identitySecret: string }>(admin(`/widgets/${w.widgetId}/identity-secret`, { key: w.tenant.key, method: "POST", env: ownKey }));
+    const sealedUnderOwnKey = { ...w, secret: made.body.identitySecret };
+    const token = (x: IdentityWidget) => signIdentity(x.secret, { sub: visitor() });
+
+    expect((await createSession(sealedUnderOwnKey.publicKey, { identityToken: await token(sealedUnderOwnKey) }, ownKey)).status).toBe(201);
+    for (const [widget, env] of [[sealedUnderOwnKey, undefined], [fallback, ownKey]] as const) {
+      const { status, body } = await createSession(widget.publicKey, { identityToken: await token(widget) }, env);
+      expect(status).toBe(500);
+      expect(body.error.code).toBe("misconfigured");
+      expect(body.error.message).toContain("rotate the widget's identity secret");
+    }
+    expect(await sessionsOf(fallback.widgetId)).toHaveLength(0);
+    expect(await sessionsOf(w.widgetId)).toHaveLength(1);
   });
 });
 

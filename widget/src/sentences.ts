@@ -35,6 +35,9 @@ export function describeFailure(failure: ApiFailure): Notice {
     case "challenge_required":
     case "challenge_failed":
       return { text: CHALLENGE_FAILED, remedy: "retry" };
+    case "invalid_identity":
+    case "identity_required":
+      return { text: "We couldn't confirm who you are. Sign in again or reload the page.", remedy: "none" };
     case "invalid_request":
       return { text: "That message couldn't be sent. Messages can be up to 4000 characters.", remedy: "none" };
     default:
