@@ -44,6 +44,10 @@ export interface DemoPageOptions {
   nav: readonly DemoNavLink[];
   /** A Turnstile script for `data-turnstile-script` (the local fake), or null for none. */
   turnstileScript: string | null;
+  /** The visitor's identity token, signed by the shop's server, for `data-identity-token`. */
+  identityToken?: string | null;
+  /** Further `data-var-*` values the page sets (name in kebab-case → value). */
+  pageVars?: Record<string, string>;
 }
 
 /** A fresh CSP nonce: 16 random bytes, base64. */
@@ -84,7 +88,12 @@ export function demoPageResponse(options: DemoPageOptions): Response {
 }
 
 /** The page's HTML; every inline script and style carries `nonce`. */
-export function renderDemoPage({ apiOrigin, publicKey, title, about, nav, turnstileScript }: DemoPageOptions, nonce: string): string {
+export function renderDemoPage({ apiOrigin, publicKey, title, about, nav, turnstileScript, identityToken, pageVars = {} }: DemoPageOptions, nonce: string): string {
+  const extra =
+    (identityToken ? ` data-identity-token="${escapeAttribute(identityToken)}"` : "") +
+    Object.entries(pageVars)
+      .map(([name, value]) => ` data-var-${escapeAttribute(name)}="${escapeAttribute(value)}"`)
+      .join("");
   const links = nav
     .map((link) => `<a href="${escapeAttribute(link.href)}"${link.current ? ' aria-current="page"' : ""}>${escapeText(link.name)}</a>`)
     .join("");
@@ -135,7 +144,7 @@ export function renderDemoPage({ apiOrigin, publicKey, title, about, nav, turnst
   Parley.boot({ metadata: { page: location.pathname } });
 </script>
 <!-- The snippet a merchant pastes. -->
-<script src="${apiOrigin}/widget.js" data-public-key="${publicKey}" data-title="${escapeAttribute(title)}" data-var-shop-name="Northwind Goods"${turnstileScript ? ` data-turnstile-script="${escapeAttribute(turnstileScript)}"` : ""} async></script>
+<script src="${apiOrigin}/widget.js" data-public-key="${publicKey}" data-title="${escapeAttribute(title)}" data-var-shop-name="Northwind Goods"${extra}${turnstileScript ? ` data-turnstile-script="${escapeAttribute(turnstileScript)}"` : ""} async></script>
 </head>
 <body>
 <header><strong>Northwind Goods</strong><nav aria-label="Demo widgets">${links}</nav></header>

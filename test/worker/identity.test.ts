@@ -52,7 +52,7 @@ function signIdentity(
 
 const base64url = (value: unknown) => btoa(JSON.stringify(value)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 
-async function createSession(publicKey: string, extra: Record<string, unknown> = {}, env?: Parameters<typeof call>[1]["env"]) {
+async function createSession(publicKey: string, extra: Record<string, unknown> = {}, env?: NonNullable<Parameters<typeof call>[1]>["env"]) {
   const { res } = await post("/v1/widget/session", { json: { publicKey, ...extra }, ...(env ? { env } : {}) });
   return { status: res.status, body: (await res.json()) as Record<string, any> };
 }
