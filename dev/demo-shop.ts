@@ -13,7 +13,8 @@ import { listenOnLoopback, readBody } from "./loopback";
  * The verified-visitor pages: the shop's server signs the visitor's identity token (the
  * merchant's side) for the widget of the page. `?visitor=&name=&tier=` choose the visitor,
  * `?token=` one of DEMO_TOKEN_KINDS (default `valid`), `?clientTier=` a `data-var-customer-tier`
- * the page sets itself (which parley drops: the tier is a trusted variable).
+ * the page sets itself (which parley drops: the tier is a trusted variable), `?via=boot` hands the
+ * token over with `Parley.boot({ identityToken })` instead of `data-identity-token`.
  */
 const IDENTITY_PAGES: Record<string, { publicKey: string; secret: string; otherSecret: string; about: string }> = {
   "/identity": {
@@ -131,6 +132,7 @@ async function identityPageHtml(
       nav,
       turnstileScript: null,
       identityToken,
+      identityViaBoot: query.get("via") === "boot",
       ...(clientTier ? { pageVars: { "customer-tier": clientTier } } : {}),
     },
     nonce,

@@ -44,8 +44,10 @@ export interface DemoPageOptions {
   nav: readonly DemoNavLink[];
   /** A Turnstile script for `data-turnstile-script` (the local fake), or null for none. */
   turnstileScript: string | null;
-  /** The visitor's identity token, signed by the shop's server, for `data-identity-token`. */
+  /** The visitor's identity token, signed by the shop's server, for `data-identity-token`… */
   identityToken?: string | null;
+  /** …or, when set, handed over with `Parley.boot({ identityToken })` in the stub instead. */
+  identityViaBoot?: boolean;
   /** Further `data-var-*` values the page sets (name in kebab-case → value). */
   pageVars?: Record<string, string>;
 }
@@ -88,9 +90,14 @@ export function demoPageResponse(options: DemoPageOptions): Response {
 }
 
 /** The page's HTML; every inline script and style carries `nonce`. */
-export function renderDemoPage({ apiOrigin, publicKey, title, about, nav, turnstileScript, identityToken, pageVars = {} }: DemoPageOptions, nonce: string): string {
+export function renderDemoPage(
+  { apiOrigin, publicKey, title, about, nav, turnstileScript, identityToken, identityViaBoot = false, pageVars = {} }: DemoPageOptions,
+  nonce: string,
+): string {
+  // A JWT is base64url and dots only: safe inside a script's string literal as well as an attribute.
+  const bootIdentity = identityToken && identityViaBoot ? `, identityToken: ${JSON.stringify(identityToken)}` : "";
   const extra =
-    (identityToken ? ` data-identity-token="${escapeAttribute(identityToken)}"` : "") +
+    (identityToken && !identityViaBoot ? ` data-identity-token="${escapeAttribute(identityToken)}"` : "") +
     Object.entries(pageVars)
       .map(([name, value]) => ` data-var-${escapeAttribute(name)}="${escapeAttribute(value)}"`)
       .join("");
@@ -141,7 +148,7 @@ export function renderDemoPage({ apiOrigin, publicKey, title, about, nav, turnst
     var p = (w.Parley = w.Parley || { q: [] });
     names.forEach(function (n) { p[n] = p[n] || function () { p.q.push([n, [].slice.call(arguments)]); }; });
   })(window, ["boot", "open", "close", "newConversation"]);
-  Parley.boot({ metadata: { page: location.pathname } });
+  Parley.boot({ metadata: { page: location.pathname }${bootIdentity} });
 </script>
 <!-- The snippet a merchant pastes. -->
 <script src="${apiOrigin}/widget.js" data-public-key="${publicKey}" data-title="${escapeAttribute(title)}" data-var-shop-name="Northwind Goods"${extra}${turnstileScript ? ` data-turnstile-script="${escapeAttribute(turnstileScript)}"` : ""} async></script>

@@ -63,6 +63,18 @@ describe("a verified visitor", () => {
     await screenshot(page, "identity-verified");
   });
 
+  it("with a valid token handed over by Parley.boot({ identityToken }) instead of the attribute: verified too", async () => {
+    const visitor = newVisitor();
+    const page = await device();
+    const created = await openChat(page, `/identity?visitor=${visitor}&name=Kay&tier=silver&via=boot`);
+    expect(created.status).toBe(201);
+    expect(created.body.visitorId).toBe(visitor);
+    expect(await page.locator("script[data-identity-token]").count()).toBe(0);
+    await repliesDone(page, 1);
+    expect(await transcript(page)).toEqual([{ role: "assistant", text: "Hi Kay! As a silver member of Northwind Goods, how can I help?" }]);
+    expect(await cspViolations(page)).toEqual([]);
+  });
+
   for (const kind of ["forged", "expired", "other-widget", "alg-none"]) {
     it(`with a ${kind} token: 401 invalid_identity, the visitor is told, and no session opens`, async () => {
       const visitor = newVisitor();
