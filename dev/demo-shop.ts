@@ -6,7 +6,30 @@
  */
 import { createServer, type IncomingMessage } from "node:http";
 import { DEMO_WIDGETS, demoPageHeaders, newNonce, renderDemoPage } from "../src/demo/pages";
+import { DEMO_IDENTITY, DEMO_TOKEN_KINDS, demoIdentityToken, type DemoTokenKind } from "./demo-identity";
 import { listenOnLoopback, readBody } from "./loopback";
+
+/**
+ * The verified-visitor pages: the shop's server signs the visitor's identity token (the
+ * merchant's side) for the widget of the page. `?visitor=&name=&tier=` choose the visitor,
+ * `?token=` one of DEMO_TOKEN_KINDS (default `valid`), `?clientTier=` a `data-var-customer-tier`
+ * the page sets itself (which parley drops: the tier is a trusted variable), `?via=boot` hands the
+ * token over with `Parley.boot({ identityToken })` instead of `data-identity-token`.
+ */
+const IDENTITY_PAGES: Record<string, { publicKey: string; secret: string; otherSecret: string; about: string }> = {
+  "/identity": {
+    publicKey: "pk_local_identity",
+    secret: DEMO_IDENTITY.secret,
+    otherSecret: DEMO_IDENTITY.membersSecret,
+    about: "A verified visitor: the shop's server signs an identity token (name and tier are trusted variables); the same visitor on another device resumes the conversation.",
+  },
+  "/members": {
+    publicKey: "pk_local_members",
+    secret: DEMO_IDENTITY.membersSecret,
+    otherSecret: DEMO_IDENTITY.secret,
+    about: "Members only (requireIdentity): no valid identity token, no chat. Try ?token=absent.",
+  },
+};
 
 /** The demo pages: path, public key, and what the page says about its widget. */
 export const DEMO_PAGES = DEMO_WIDGETS.map((widget) => ({ ...widget, path: `/${widget.slug}` }));
@@ -59,10 +82,18 @@ export async function startDemoShop({ port = 0, apiOrigin }: DemoShopOptions): P
       void answerSiteverify(req).then((answer) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(answer)));
       return;
     }
+    const identityPage = IDENTITY_PAGES[url.pathname];
+    if (identityPage) {
+      void identityPageHtml(url, identityPage, apiOrigin).then(
+        ({ headers, html }) => res.writeHead(200, headers).end(html),
+        (error: unknown) => res.writeHead(500, { "content-type": "text/plain; charset=utf-8" }).end(`identity page failed: ${String(error)}\n`),
+      );
+      return;
+    }
     const page = url.pathname === "/" ? DEMO_PAGES[0] : DEMO_PAGES.find((p) => p.path === url.pathname);
     const key = url.pathname === "/widget" ? url.searchParams.get("key") : page?.publicKey;
     if (!key || !/^[\w-]{1,200}$/.test(key)) {
-      res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("No such page. Try /demo, /static, /tools or /turnstile.\n");
+      res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("No such page. Try /demo, /static, /tools, /turnstile, /identity or /members.\n");
       return;
     }
     const nonce = newNonce();
@@ -77,6 +108,36 @@ export async function startDemoShop({ port = 0, apiOrigin }: DemoShopOptions): P
   });
   const listening = await listenOnLoopback(server, port);
   return { url: `http://localhost:${listening.port}`, port: listening.port, close: listening.close };
+}
+
+/** A verified-visitor page: the identity token signed here, on the shop's server, and embedded in the snippet. */
+async function identityPageHtml(
+  url: URL,
+  page: (typeof IDENTITY_PAGES)[string],
+  apiOrigin: string,
+): Promise<{ headers: Record<string, string>; html: string }> {
+  const query = url.searchParams;
+  const kind = (DEMO_TOKEN_KINDS as readonly string[]).includes(query.get("token") ?? "") ? (query.get("token") as DemoTokenKind) : "valid";
+  const visitor = { sub: query.get("visitor") || "ada", vars: { customerName: query.get("name") || "Ada", customerTier: query.get("tier") || "gold" } };
+  const identityToken = await demoIdentityToken(kind, { secret: page.secret, otherSecret: page.otherSecret, visitor });
+  const clientTier = query.get("clientTier");
+  const nonce = newNonce();
+  const nav = DEMO_PAGES.map((p) => ({ href: p.path, name: p.name, current: false }));
+  const html = renderDemoPage(
+    {
+      apiOrigin,
+      publicKey: page.publicKey,
+      title: query.get("title") ?? "Northwind Support",
+      about: page.about,
+      nav,
+      turnstileScript: null,
+      identityToken,
+      identityViaBoot: query.get("via") === "boot",
+      ...(clientTier ? { pageVars: { "customer-tier": clientTier } } : {}),
+    },
+    nonce,
+  );
+  return { headers: demoPageHeaders({ nonce, apiOrigin, turnstile: false }), html };
 }
 
 /**

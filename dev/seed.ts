@@ -1,8 +1,10 @@
 import { drizzle } from "drizzle-orm/node-postgres";
 import pg from "pg";
 import { mintAdminKey } from "../src/admin/keys";
-import { adminKeys, templates, tenants, widgets, type NewTemplate } from "../src/db/schema";
+import { identityEncryptionKey, sealIdentitySecret } from "../src/identity/secret-box";
+import { adminKeys, templates, tenants, widgets, type NewTemplate, type NewWidget } from "../src/db/schema";
 import type { ModelSettings } from "../src/templates/config";
+import { DEMO_IDENTITY } from "./demo-identity";
 import { DEMO_TURNSTILE } from "./demo-shop";
 
 /** Fixed ids keep the seed idempotent: every run updates the same rows. */
@@ -14,6 +16,9 @@ export const DEMO_IDS = {
   staticWidget: "00000000-0000-4000-8000-000000000102",
   toolsWidget: "00000000-0000-4000-8000-000000000103",
   turnstileWidget: "00000000-0000-4000-8000-000000000104",
+  identityTemplate: "00000000-0000-4000-8000-000000000004",
+  identityWidget: "00000000-0000-4000-8000-000000000105",
+  membersWidget: "00000000-0000-4000-8000-000000000106",
   tenantKey: "00000000-0000-4000-8000-000000000201",
 } as const;
 
@@ -43,6 +48,12 @@ export interface SeedOptions {
    * returns it: `npm run dev` prints it. @default false
    */
   mintTenantKey?: boolean;
+  /**
+   * The Worker's identity key material (`IDENTITY_ENCRYPTION_KEY`, else `SESSION_TOKEN_SECRET`):
+   * with it the verified-visitor widgets `pk_local_identity` and `pk_local_members` are seeded,
+   * their demo secrets sealed as the Worker reads them. Without it they are left out.
+   */
+  identityKeyMaterial?: string;
 }
 
 export interface SeededDemo {
@@ -59,7 +70,7 @@ const DEMO_TENANT = "tenant_local_demo";
  * `pk_local_turnstile` (the static greeting behind a Turnstile challenge, with Cloudflare's
  * always-pass test keys).
  */
-export async function seedDemo({ databaseUrl, port, shopOrigins = [], model, demoApiUrl, mcpUrl, mintTenantKey = false }: SeedOptions): Promise<SeededDemo> {
+export async function seedDemo({ databaseUrl, port, shopOrigins = [], model, demoApiUrl, mcpUrl, mintTenantKey = false, identityKeyMaterial }: SeedOptions): Promise<SeededDemo> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
   const db = drizzle({ client: pool });
   const origins = [...(port === undefined ? [] : [`http://localhost:${port}`, `http://127.0.0.1:${port}`]), ...shopOrigins];
@@ -126,6 +137,20 @@ export async function seedDemo({ databaseUrl, port, shopOrigins = [], model, dem
       mcpServers: [{ name: "orders", url: mcpUrl, headers: {} }],
       presentation: { quickReplies: ["Where is my order?"], textInput: true },
     },
+    {
+      id: DEMO_IDS.identityTemplate,
+      tenantId: DEMO_TENANT,
+      name: "Local demo (verified visitors)",
+      model,
+      instructions: "You are the assistant of {shopName}. The customer is {customerName}, a {customerTier} member. Answer briefly.",
+      greeting: "Hi {customerName}! As a {customerTier} member of {shopName}, how can I help?",
+      variables: [
+        { name: "shopName", required: false, default: "the parley demo shop", maxLength: 100 },
+        { name: "customerName", required: false, default: "there", maxLength: 100, trusted: true },
+        { name: "customerTier", required: false, default: "guest", maxLength: 20, trusted: true },
+      ],
+      presentation: { quickReplies: [], textInput: true },
+    },
   ];
   try {
     await db.insert(tenants).values({ id: DEMO_TENANT, name: "Local demo merchant" }).onConflictDoNothing();
@@ -133,7 +158,7 @@ export async function seedDemo({ databaseUrl, port, shopOrigins = [], model, dem
       await db.insert(templates).values(template).onConflictDoUpdate({ target: templates.id, set: { ...template, updatedAt: new Date() } });
     }
     const noTurnstile = { turnstileSiteKey: null, turnstileSecret: null };
-    const demoWidgets = [
+    const demoWidgets: Array<Omit<NewWidget, "tenantId">> = [
       { id: DEMO_IDS.llmWidget, templateId: DEMO_IDS.llmTemplate, publicKey: "pk_local_demo", ...noTurnstile },
       { id: DEMO_IDS.staticWidget, templateId: DEMO_IDS.staticTemplate, publicKey: "pk_local_static", ...noTurnstile },
       { id: DEMO_IDS.toolsWidget, templateId: DEMO_IDS.toolsTemplate, publicKey: "pk_local_tools", ...noTurnstile },
@@ -145,6 +170,27 @@ export async function seedDemo({ databaseUrl, port, shopOrigins = [], model, dem
         turnstileSecret: DEMO_TURNSTILE.secret,
       },
     ];
+    if (identityKeyMaterial !== undefined) {
+      const key = await identityEncryptionKey(identityKeyMaterial);
+      const noIdentity = { ...noTurnstile, identitySecretCreatedAt: new Date() };
+      demoWidgets.push(
+        {
+          id: DEMO_IDS.identityWidget,
+          templateId: DEMO_IDS.identityTemplate,
+          publicKey: "pk_local_identity",
+          ...noIdentity,
+          identitySecret: await sealIdentitySecret(DEMO_IDENTITY.secret, { key, widgetId: DEMO_IDS.identityWidget }),
+        },
+        {
+          id: DEMO_IDS.membersWidget,
+          templateId: DEMO_IDS.identityTemplate,
+          publicKey: "pk_local_members",
+          ...noIdentity,
+          identitySecret: await sealIdentitySecret(DEMO_IDENTITY.membersSecret, { key, widgetId: DEMO_IDS.membersWidget }),
+          requireIdentity: true,
+        },
+      );
+    }
     for (const widget of demoWidgets) {
       const row = { ...widget, tenantId: DEMO_TENANT, allowedOrigins: origins, active: true };
       await db.insert(widgets).values(row).onConflictDoUpdate({ target: widgets.id, set: { ...row, updatedAt: new Date() } });

@@ -64,6 +64,10 @@ try {
     shopOrigins: [`http://localhost:${shopPort}`],
     demoApiUrl: demoApi.url,
     mcpUrl: mcp.url,
+    // Sealed as the Worker will read them: its IDENTITY_ENCRYPTION_KEY, else SESSION_TOKEN_SECRET.
+    ...(devVars.IDENTITY_ENCRYPTION_KEY || devVars.SESSION_TOKEN_SECRET
+      ? { identityKeyMaterial: devVars.IDENTITY_ENCRYPTION_KEY || devVars.SESSION_TOKEN_SECRET }
+      : {}),
     model: openaiKey
       ? { provider: "openai", modelId: process.env.OPENAI_MODEL ?? "gpt-4o-mini", api: "chat" }
       : { provider: "scripted", modelId: "parley-dev", api: "chat" },

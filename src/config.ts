@@ -12,6 +12,7 @@ export const PUBLISHED_SECRET_VALUES: Readonly<Record<string, readonly string[]>
   UPSTASH_REDIS_REST_TOKEN: ["dev-upstash-token"],
   SESSION_TOKEN_SECRET: ["local-dev-session-token-secret-change-me-32b", "test-session-token-secret-of-at-least-32-bytes"],
   ADMIN_API_KEY: ["dev-admin-key", "test-admin-key-0123456789"],
+  IDENTITY_ENCRYPTION_KEY: ["local-dev-identity-encryption-key-change-me", "an-identity-encryption-key-of-32-bytes-or-more"],
 };
 
 /** Hosts of the local data plane; a deployed Worker refuses store URLs pointing at them. */
@@ -41,6 +42,11 @@ const configSchema = z
       message: "must be at least 32 bytes",
     }),
     ADMIN_API_KEY: z.string().min(8, "must be at least 8 characters"),
+    IDENTITY_ENCRYPTION_KEY: z
+      .string()
+      .optional()
+      .transform((value) => value || undefined)
+      .refine((value) => value === undefined || new TextEncoder().encode(value).length >= 32, { message: "must be at least 32 bytes" }),
     OPENAI_API_KEY: z.string().optional().transform((value) => value || undefined),
     OPENAI_BASE_URL: optionalUrl,
     TURNSTILE_VERIFY_URL: optionalUrl,
@@ -65,6 +71,11 @@ const configSchema = z
     redisToken: env.UPSTASH_REDIS_REST_TOKEN,
     sessionTokenSecret: env.SESSION_TOKEN_SECRET,
     adminApiKey: env.ADMIN_API_KEY,
+    /**
+     * What widgets' identity secrets are encrypted with (src/identity/secret-box.ts): its own
+     * secret when set, else the session token secret (a key derived under another label).
+     */
+    identityKeyMaterial: env.IDENTITY_ENCRYPTION_KEY ?? env.SESSION_TOKEN_SECRET,
     openaiApiKey: env.OPENAI_API_KEY,
     openaiBaseUrl: env.OPENAI_BASE_URL,
     /** Cloudflare Turnstile's siteverify endpoint; a local fake in tests. */
@@ -127,6 +138,7 @@ export type Config = z.infer<typeof configSchema>;
 export interface OptionalBindings {
   OPENAI_BASE_URL?: string;
   TURNSTILE_VERIFY_URL?: string;
+  IDENTITY_ENCRYPTION_KEY?: string;
 }
 
 /** Where Turnstile tokens are verified unless `TURNSTILE_VERIFY_URL` says otherwise. */

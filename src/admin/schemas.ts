@@ -133,6 +133,12 @@ const widgetFields = {
     .nullable()
     .meta({ description: "Model tokens (in + out) all the widget's turns may use per UTC day, then 429 `budget_exhausted`; null: no budget" }),
   active: z.boolean().meta({ description: "An inactive widget opens no sessions and answers 401 on its sessions' routes" }),
+  requireIdentity: z
+    .boolean()
+    .meta({ description: "Open sessions only for verified visitors: a create without a valid `identityToken` answers 401 `identity_required`" }),
+  resumeVisitorSessions: z
+    .boolean()
+    .meta({ description: "A verified visitor's create resumes their latest active session on this widget (200, `resumed: true`) instead of opening another" }),
 };
 
 /** Cloudflare Turnstile on session create: both keys of one Turnstile widget, written together. */
@@ -152,6 +158,8 @@ export const createWidgetBodySchema = z
     messagesPerIpHour: widgetFields.messagesPerIpHour.default(600),
     dailyTokenBudget: widgetFields.dailyTokenBudget.default(null),
     active: widgetFields.active.default(true),
+    requireIdentity: widgetFields.requireIdentity.default(false),
+    resumeVisitorSessions: widgetFields.resumeVisitorSessions.default(true),
     turnstile: turnstileSettings.default(null),
   })
   .meta({ id: "CreateWidget" });
@@ -164,6 +172,9 @@ export const widgetSchema = z
     publicKey: z.string().meta({ description: "`pk_` + 32 random bytes, base64url: what the page's script sends" }),
     ...widgetFields,
     turnstileSiteKey: z.string().nullable().meta({ description: "The Turnstile site key when a challenge is on; its secret is never shown" }),
+    identitySecretCreatedAt: timestamp
+      .nullable()
+      .meta({ description: "When the identity secret was created or last rotated; null: none, so no visitor can be verified. The secret itself is never shown again" }),
     version: z.number().int(),
     createdAt: timestamp,
     updatedAt: timestamp,
@@ -171,6 +182,15 @@ export const widgetSchema = z
   .meta({ id: "Widget" });
 
 export const widgetPageSchema = page(widgetSchema, "WidgetPage");
+
+export const identitySecretSchema = z
+  .object({
+    identitySecret: z
+      .string()
+      .meta({ description: "`pis_` + 32 random bytes, base64url: the HS256 key the merchant's server signs identity tokens with. Shown this once" }),
+    widget: widgetSchema,
+  })
+  .meta({ id: "WidgetIdentitySecret" });
 
 export const widgetBudgetSchema = z
   .object({
@@ -192,6 +212,7 @@ const range = (what: string) => ({
 
 export const sessionListQuerySchema = pageQuerySchema.extend({
   widgetId: uuid.optional(),
+  visitorId: storableString().min(1).max(255).optional().meta({ description: "The merchant's visitor id (`sub` of the identity token)" }),
   status: z.enum(sessionStatuses).optional(),
   createdFrom: range("Created").from,
   createdTo: range("Created").to,
@@ -208,6 +229,8 @@ export const sessionSchema = z
     channel: z.enum(["chat", "voice"]),
     currentNode: z.string().nullable(),
     templateVars: z.record(z.string(), z.string()),
+    visitorProvidedVars: z.array(z.string()).meta({ description: "The variables whose value the visitor's page supplied (unverified)" }),
+    visitorId: z.string().nullable().meta({ description: "The verified visitor (`sub` of the identity token); null: anonymous" }),
     metadata: z.record(z.string(), z.unknown()),
     createdAt: timestamp,
     lastActivityAt: timestamp,

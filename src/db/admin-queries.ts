@@ -253,6 +253,8 @@ export async function deleteWidget(db: Database, { tenantId, widgetId }: { tenan
 
 export interface SessionFilter {
   widgetId?: string;
+  /** The merchant's visitor id of verified sessions. */
+  visitorId?: string;
   status?: SessionStatus;
   /** Inclusive lower and exclusive upper bounds. */
   createdFrom?: Date;
@@ -273,6 +275,7 @@ export async function listSessions(
       and(
         eq(t.tenantId, tenantId),
         filter.widgetId === undefined ? undefined : eq(t.widgetId, filter.widgetId),
+        filter.visitorId === undefined ? undefined : eq(t.visitorId, filter.visitorId),
         filter.status === undefined ? undefined : eq(t.status, filter.status),
         filter.createdFrom === undefined ? undefined : gte(t.createdAt, filter.createdFrom),
         filter.createdTo === undefined ? undefined : lt(t.createdAt, filter.createdTo),

@@ -87,6 +87,17 @@ export const widgets = pgTable(
     turnstileSiteKey: text("turnstile_site_key"),
     /** …and its secret, which verifies the visitor's token. Write-only: never returned by any API. */
     turnstileSecret: text("turnstile_secret"),
+    /**
+     * The identity secret that verifies visitors' identity tokens (src/identity/), AES-GCM
+     * encrypted with the deployment's key; null: no verified visitors. Never returned by any API.
+     */
+    identitySecret: text("identity_secret"),
+    /** When the current identity secret was created (or last rotated). */
+    identitySecretCreatedAt: timestamp("identity_secret_created_at", { withTimezone: true }),
+    /** Session create refuses a visitor without a valid identity token (401 `identity_required`). */
+    requireIdentity: boolean("require_identity").notNull().default(false),
+    /** A verified visitor's create resumes their latest active session instead of opening another. */
+    resumeVisitorSessions: boolean("resume_visitor_sessions").notNull().default(true),
     active: boolean("active").notNull().default(true),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
@@ -97,6 +108,7 @@ export const widgets = pgTable(
     check("widgets_limits_not_negative", sql`${t.sessionsPerIpHour} >= 0 and ${t.messagesPerIpHour} >= 0`),
     check("widgets_budget_positive", sql`${t.dailyTokenBudget} is null or ${t.dailyTokenBudget} > 0`),
     check("widgets_turnstile_complete", sql`(${t.turnstileSiteKey} is null) = (${t.turnstileSecret} is null)`),
+    check("widgets_identity_complete", sql`(${t.identitySecret} is null) = (${t.identitySecretCreatedAt} is null)`),
     index("widgets_template_idx").on(t.templateId),
     index("widgets_tenant_created_idx").on(t.tenantId, t.createdAt),
   ],
@@ -138,6 +150,10 @@ export const chatSessions = pgTable(
     pageContext: jsonb("page_context").$type<Record<string, unknown>>().notNull().default({}),
     /** The revision of `page_context`: a push applies only with a higher one (docs/architecture.md). */
     pageContextRevision: bigint("page_context_revision", { mode: "number" }).notNull().default(0),
+    /** The merchant's id of the visitor (`sub` of a verified identity token); null: anonymous. */
+    visitorId: text("visitor_id"),
+    /** Names of the variables whose value the visitor's page supplied (unverified): the prompt marks them. */
+    visitorProvidedVars: text("visitor_provided_vars").array().notNull().default(sql`'{}'::text[]`),
     createdAt: createdAt(),
     lastActivityAt: timestamp("last_activity_at", { withTimezone: true }).notNull().defaultNow(),
     endedAt: timestamp("ended_at", { withTimezone: true }),
@@ -153,6 +169,8 @@ export const chatSessions = pgTable(
     index("chat_sessions_widget_status_activity_idx").on(t.widgetId, t.status, t.lastActivityAt),
     index("chat_sessions_status_activity_idx").on(t.status, t.lastActivityAt),
     index("chat_sessions_tenant_created_idx").on(t.tenantId, t.createdAt),
+    // A returning visitor's latest session, and the admin API's filter by visitor.
+    index("chat_sessions_widget_visitor_activity_idx").on(t.widgetId, t.visitorId, t.lastActivityAt),
   ],
 );
 export type ChatSession = InferSelectModel<typeof chatSessions>;

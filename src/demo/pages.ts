@@ -44,6 +44,12 @@ export interface DemoPageOptions {
   nav: readonly DemoNavLink[];
   /** A Turnstile script for `data-turnstile-script` (the local fake), or null for none. */
   turnstileScript: string | null;
+  /** The visitor's identity token, signed by the shop's server, for `data-identity-token`… */
+  identityToken?: string | null;
+  /** …or, when set, handed over with `Parley.boot({ identityToken })` in the stub instead. */
+  identityViaBoot?: boolean;
+  /** Further `data-var-*` values the page sets (name in kebab-case → value). */
+  pageVars?: Record<string, string>;
 }
 
 /** A fresh CSP nonce: 16 random bytes, base64. */
@@ -84,7 +90,17 @@ export function demoPageResponse(options: DemoPageOptions): Response {
 }
 
 /** The page's HTML; every inline script and style carries `nonce`. */
-export function renderDemoPage({ apiOrigin, publicKey, title, about, nav, turnstileScript }: DemoPageOptions, nonce: string): string {
+export function renderDemoPage(
+  { apiOrigin, publicKey, title, about, nav, turnstileScript, identityToken, identityViaBoot = false, pageVars = {} }: DemoPageOptions,
+  nonce: string,
+): string {
+  // A JWT is base64url and dots only: safe inside a script's string literal as well as an attribute.
+  const bootIdentity = identityToken && identityViaBoot ? `, identityToken: ${JSON.stringify(identityToken)}` : "";
+  const extra =
+    (identityToken && !identityViaBoot ? ` data-identity-token="${escapeAttribute(identityToken)}"` : "") +
+    Object.entries(pageVars)
+      .map(([name, value]) => ` data-var-${escapeAttribute(name)}="${escapeAttribute(value)}"`)
+      .join("");
   const links = nav
     .map((link) => `<a href="${escapeAttribute(link.href)}"${link.current ? ' aria-current="page"' : ""}>${escapeText(link.name)}</a>`)
     .join("");
@@ -133,12 +149,12 @@ export function renderDemoPage({ apiOrigin, publicKey, title, about, nav, turnst
     var p = (w.Parley = w.Parley || { q: [] });
     names.forEach(function (n) { p[n] = p[n] || function () { p.q.push([n, [].slice.call(arguments)]); }; });
   })(window, ["boot", "open", "close", "newConversation", "setContext"]);
-  Parley.boot({ metadata: { page: location.pathname } });
+  Parley.boot({ metadata: { page: location.pathname }${bootIdentity} });
   // Page context: what the assistant may know about this page (the template's allow-list decides).
   Parley.setContext({ page: location.pathname, cart: [] });
 </script>
 <!-- The snippet a merchant pastes. -->
-<script src="${apiOrigin}/widget.js" data-public-key="${publicKey}" data-title="${escapeAttribute(title)}" data-var-shop-name="Northwind Goods"${turnstileScript ? ` data-turnstile-script="${escapeAttribute(turnstileScript)}"` : ""} async></script>
+<script src="${apiOrigin}/widget.js" data-public-key="${publicKey}" data-title="${escapeAttribute(title)}" data-var-shop-name="Northwind Goods"${extra}${turnstileScript ? ` data-turnstile-script="${escapeAttribute(turnstileScript)}"` : ""} async></script>
 </head>
 <body>
 <header><strong>Northwind Goods</strong><nav aria-label="Demo widgets">${links}</nav></header>

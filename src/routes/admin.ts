@@ -1,5 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import { identityRoutes } from "../admin/routes/identity";
 import { keyRoutes, tenantRoutes } from "../admin/routes/keys";
 import { sessionRoutes } from "../admin/routes/sessions";
 import { templateRoutes } from "../admin/routes/templates";
@@ -31,6 +32,7 @@ export function adminApi() {
   admin.route("/", keyRoutes);
   admin.route("/", templateRoutes);
   admin.route("/", widgetRoutes);
+  admin.route("/", identityRoutes);
   admin.route("/", sessionRoutes);
   admin.route("/", usageRoutes);
   return admin;

@@ -15,7 +15,7 @@ const sessionParams = z.object({ id: z.uuid().meta({ param: { name: "id", in: "p
 
 const GATE_ERRORS: Record<number, string> = {
   400: "`invalid_request`: the body is not valid (zod issues in `details`)",
-  401: "`invalid_token` (missing, invalid or expired session token) or `widget_inactive`",
+  401: "`invalid_token` (missing, invalid or expired session token) or `widget_inactive`; on create `invalid_identity` (the identity token does not verify) or `identity_required`",
   403: "`origin_not_allowed` (the page's origin is not on the widget's allow-list), or on create `challenge_required` / `challenge_failed` (Turnstile)",
   404: "`widget_not_found` or `session_not_found` (also for a token of another session)",
   409: "`turn_in_progress`, `voice_active` or `session_not_fresh`",
@@ -52,6 +52,11 @@ export const sessionCreatedSchema = z
     initialTurn: z.literal("llm").nullable().meta({ description: '"llm": call `/initial-turn` for the greeting' }),
     quickReplies: z.array(z.string()),
     textInput: z.boolean(),
+    resumed: z.boolean().meta({ description: "True when a verified visitor's latest active session was resumed (status 200): load its transcript with `GET /session/{id}`" }),
+    visitorId: z.string().nullable().meta({ description: "The verified visitor (`sub` of the identity token); null: anonymous" }),
+    ignoredVars: z
+      .array(z.string())
+      .meta({ description: "Template variables the request set but that were not used: trusted ones (only the identity token sets them) or ones the token set" }),
   })
   .meta({ id: "WidgetSessionCreated" });
 
@@ -132,7 +137,11 @@ export function describeWidgetApi(registry: ApiRegistry): void {
     summary: "Open a session",
     description: "`publicKey` names the widget; the page's `Origin` (or `Referer`) must be on its allow-list.",
     request: { body: { required: true, content: { "application/json": { schema: createSessionBody } } } },
-    responses: { 201: json(sessionCreatedSchema, "The session and its token"), ...errorResponses(400, 403, 404, 413, 429, 500, 503) },
+    responses: {
+      200: json(sessionCreatedSchema, "A verified visitor's latest active session, resumed, with a new token"),
+      201: json(sessionCreatedSchema, "The session and its token"),
+      ...errorResponses(400, 401, 403, 404, 413, 429, 500, 503),
+    },
   });
   registry.registerPath({
     method: "get",

@@ -69,9 +69,11 @@ export const widget = new Hono<AppEnv>()
     return c.json(config);
   })
 
-  .post("/session", createBodyGate(), sessionCreateGate(), async (c) =>
-    c.json(await openSession(c.var, { ...c.var.opening, body: c.var.createBody }), 201),
-  )
+  .post("/session", createBodyGate(), sessionCreateGate(), async (c) => {
+    const opened = await openSession(c.var, { ...c.var.opening, body: c.var.createBody });
+    // A returning visitor's resumed session existed already: 200, not 201.
+    return c.json(opened, opened.resumed ? 200 : 201);
+  })
 
   .get("/session/:id", tokenGate(), sessionReadGate(), async (c) => {
     const state = await getSessionState(c.var.db, { sessionId: c.var.claims.sid, widgetId: c.var.claims.wid });

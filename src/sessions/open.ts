@@ -2,28 +2,62 @@ import { signSessionToken } from "../auth/session-token";
 import type { Config } from "../config";
 import type { Database } from "../db/client";
 import { createSession } from "../db/queries";
-import type { Template, Widget } from "../db/schema";
+import type { ChatSession, Template, Widget } from "../db/schema";
 import { ApiError } from "../errors";
+import type { VerifiedIdentity } from "../identity/token";
 import { renderText } from "../templates/render";
 import { resolveTemplateVars } from "../templates/variables";
 import { currentNodeName } from "../turn/prompt";
 import type { CreateSessionBody } from "./request";
 
 /**
- * `POST /v1/widget/session`, once its gates passed (widget, origin, rate limit, template):
- * resolves the template variables, stores the session (and a static greeting as message 0) and
- * signs its token.
+ * `POST /v1/widget/session`, once its gates passed (widget, origin, rate limit, template,
+ * identity, challenge): resolves the template variables, then either resumes the verified
+ * visitor's latest active session (`resumable`) or stores a new one (and a static greeting as
+ * message 0), and signs its token.
  */
 export async function openSession(
   { db, config }: { db: Database; config: Pick<Config, "sessionTokenSecret"> },
-  { widget, template, body }: { widget: Widget; template: Template; body: CreateSessionBody },
+  {
+    widget,
+    template,
+    body,
+    identity = null,
+    resumable = null,
+  }: { widget: Widget; template: Template; body: CreateSessionBody; identity?: VerifiedIdentity | null; resumable?: ChatSession | null },
 ) {
-  const vars = resolveTemplateVars(template.variables, body.templateVars);
+  // A variable only a verified visitor can set, and no token: the page must send one.
+  const needsToken = template.variables.find((v) => v.trusted && v.required && v.default === undefined);
+  if (!identity && needsToken) {
+    throw new ApiError("identity_required", {
+      message: `This widget's template needs "${needsToken.name}", which only a verified visitor's identity token can set: send identityToken.`,
+    });
+  }
+  const vars = resolveTemplateVars(template.variables, body.templateVars, identity?.vars ?? null);
   if (!vars.ok) {
     throw new ApiError("invalid_request", {
       message: `Invalid template variables: ${vars.issues.map((i) => i.message).join("; ")}.`,
       details: vars.issues,
     });
+  }
+  const presentation = { quickReplies: template.presentation.quickReplies, textInput: template.presentation.textInput };
+  if (resumable) {
+    // The conversation goes on as it was, its variables included; the widget loads its transcript.
+    const { token, expiresAt } = await signSessionToken({ sessionId: resumable.id, widgetId: widget.id }, config.sessionTokenSecret);
+    return {
+      sessionId: resumable.id,
+      token,
+      expiresAt: expiresAt.toISOString(),
+      status: resumable.status,
+      channel: resumable.channel,
+      currentNode: resumable.currentNode,
+      greeting: null,
+      initialTurn: null,
+      ...presentation,
+      resumed: true,
+      visitorId: resumable.visitorId,
+      ignoredVars: vars.ignored,
+    };
   }
   // Variables only: a greeting is shown to the visitor, so secrets never go into it.
   const greeting = template.greeting === null ? null : renderText(template.greeting, vars.vars);
@@ -36,6 +70,8 @@ export async function openSession(
       tenantId: widget.tenantId,
       currentNode: currentNodeName(template, null),
       templateVars: vars.vars,
+      visitorProvidedVars: vars.visitorProvided,
+      visitorId: identity?.visitorId ?? null,
       metadata: body.metadata,
     },
     greeting,
@@ -50,7 +86,9 @@ export async function openSession(
     currentNode: session.currentNode,
     greeting,
     initialTurn: greeting === null ? ("llm" as const) : null,
-    quickReplies: template.presentation.quickReplies,
-    textInput: template.presentation.textInput,
+    ...presentation,
+    resumed: false,
+    visitorId: session.visitorId,
+    ignoredVars: vars.ignored,
   };
 }

@@ -9,6 +9,8 @@ export const createSessionBody = z.object({
   publicKey: storableString().min(1, "publicKey is required").max(200),
   /** The Turnstile token the page's challenge produced, for widgets that ask for one. */
   turnstileToken: storableString().min(1).max(2_048).optional(),
+  /** The merchant-signed identity token (HS256 JWT) of a verified visitor (README "Verified visitors"). */
+  identityToken: storableString().min(1).max(8_192).optional(),
   templateVars: z.record(z.string(), z.unknown()).default({}).superRefine((value, ctx) => refineStorableJson(value, ctx)),
   metadata: z
     .record(z.string(), z.unknown())

@@ -24,6 +24,8 @@ export const templateVariableSchema = z.object({
   default: z.string().optional(),
   /** Longest accepted value, in characters. */
   maxLength: z.number().int().positive().max(10_000).default(500),
+  /** Set only from a verified identity token's `vars`; a value the page sends is dropped (README "Verified visitors"). Absent: false. */
+  trusted: z.boolean().optional(),
 });
 export type TemplateVariable = z.infer<typeof templateVariableSchema>;
 

@@ -14,6 +14,7 @@ import { ModelUnavailableError } from "../model/provider";
 import { logModelError, streamErrorText, type StreamErrorCode } from "./errors";
 import type { ParleyChunk, ParleyUIMessage } from "./message";
 import { currentNodeName, kickoffText, modelMessages, systemPrompt } from "./prompt";
+import { labelVisitorValues } from "../templates/visitor-values";
 import { chunkRedactor } from "./redact-chunks";
 import type { TurnDeps, TurnPlan } from "./plan";
 import type { AbortReason } from "./stops";
@@ -60,6 +61,8 @@ export async function streamModel(
   },
 ): Promise<ModelOutcome> {
   const { template, templateVars: vars, sessionId } = plan;
+  // What the model reads marks the page's unverified values; tools get the values themselves.
+  const promptVars = labelVisitorValues(vars, plan.visitorProvidedVars);
   const startedAt = Date.now();
   const state: FlowState = { node: currentNodeName(template, plan.storedNode) };
   let model: LanguageModel;
@@ -86,16 +89,16 @@ export async function streamModel(
   const stepUsage: LanguageModelUsage[] = [];
   const result = streamText({
     model,
-    system: systemPrompt(template, vars, state.node),
+    system: systemPrompt(template, promptVars, state.node),
     messages: await modelMessages({
       sessionId,
       history: plan.history,
-      appendUserText: plan.user ? (plan.user.storedIdx === undefined ? plan.user.text : undefined) : kickoffText(template, vars),
+      appendUserText: plan.user ? (plan.user.storedIdx === undefined ? plan.user.text : undefined) : kickoffText(template, promptVars),
       pageContext: plan.pageContext,
     }),
     tools: toolset.tools,
     // Each step sees the node it is in now: a transition in step n changes step n+1.
-    prepareStep: () => ({ instructions: systemPrompt(template, vars, state.node), activeTools: toolset.activeTools(state.node) }),
+    prepareStep: () => ({ instructions: systemPrompt(template, promptVars, state.node), activeTools: toolset.activeTools(state.node) }),
     abortSignal,
     stopWhen: isStepCount(MAX_STEPS),
     maxRetries: MODEL_RETRIES,

@@ -21,6 +21,8 @@ export interface TurnPlan {
   widgetId: string;
   template: Template;
   templateVars: Record<string, string>;
+  /** Names of the variables the visitor's page supplied: labelled in the prompt (src/templates/visitor-values.ts). */
+  visitorProvidedVars: readonly string[];
   storedNode: string | null;
   /** Stored messages the model sees, oldest first. */
   history: ChatMessage[];

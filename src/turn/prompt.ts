@@ -4,6 +4,7 @@ import type { ChatMessage, Template } from "../db/schema";
 import { promptValues, renderText } from "../templates/render";
 import type { PageContext } from "../page-context/context";
 import { renderPageContext } from "../page-context/render";
+import { withVisitorValuesNote } from "../templates/visitor-values";
 import { messageId, type ParleyUIMessage } from "./message";
 
 /** Sent as the initial turn's kickoff when the template has no instruction of its own. */
@@ -27,12 +28,13 @@ export function currentNodeName(template: Template, storedNode: string | null): 
 
 /**
  * The system prompt: the template's instructions, the current node's, and that node's transitions
- * (which `go_to_<node>` tool to call when), placeholders filled.
+ * (which `go_to_<node>` tool to call when), placeholders filled. `vars` come labelled
+ * (`labelVisitorValues`): a prompt holding a visitor-provided value ends with the note on them.
  */
 export function systemPrompt(template: Template, vars: Record<string, string>, node: string | null): string {
   const nodeInstructions = node ? template.flow?.nodes[node]?.instructions : undefined;
   const text = [template.instructions, nodeInstructions, transitionGuide(template, node)].filter(Boolean).join("\n\n");
-  return renderText(text, promptValues(vars, template.secrets));
+  return withVisitorValuesNote(renderText(text, promptValues(vars, template.secrets)));
 }
 
 /**

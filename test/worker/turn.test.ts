@@ -3,6 +3,7 @@ import { chatMessages, type ChatMessage, type MessageMetadata } from "../../src/
 import type { ErrorBody } from "../../src/errors";
 import { lockKey } from "../../src/lock";
 import { DEV_MODEL_PREFIX } from "../../src/model/scripted";
+import { VISITOR_VALUES_NOTE } from "../../src/templates/visitor-values";
 import type { ParleyChunk } from "../../src/turn/message";
 import { call, post, stores, type Call } from "./support/app";
 import { createSession, createWidget, storedMessages, storedSession, type TestSession } from "./support/fixtures";
@@ -572,7 +573,8 @@ describe("history", () => {
     expect(request!.body.model).toBe("gpt-test");
     const messages = request!.body.messages.map((m) => ({ role: m.role, text: contentText(m.content) }));
     expect(messages).toEqual([
-      { role: "system", text: `You are the assistant of ${shopName}. Answer briefly.` },
+      // The page's value, unverified, reaches the model labelled as such (src/templates/visitor-values.ts).
+      { role: "system", text: `You are the assistant of [visitor-provided: ${JSON.stringify(shopName)}]. Answer briefly.\n\n${VISITOR_VALUES_NOTE}` },
       { role: "user", text: firstText },
       { role: "assistant", text: firstReply },
       { role: "user", text: secondText },

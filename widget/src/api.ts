@@ -25,6 +25,10 @@ export interface CreatedSession {
   initialTurn: "llm" | null;
   quickReplies: string[];
   textInput: boolean;
+  /** A verified visitor's latest active session, resumed: its transcript is read with `GET /session/:id`. */
+  resumed?: boolean;
+  /** The verified visitor (the identity token's `sub`); null when anonymous. */
+  visitorId?: string | null;
 }
 
 /** A message of `GET /session/:id`. */
@@ -88,6 +92,7 @@ export class WidgetApi {
     templateVars: Record<string, string>;
     metadata: Record<string, unknown>;
     turnstileToken?: string;
+    identityToken?: string;
   }): Promise<ApiResult<CreatedSession>> {
     return this.#json<CreatedSession>("/session", { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } });
   }

@@ -20,8 +20,8 @@ export interface ChatOptions {
   api: WidgetApi;
   store: ConversationStore;
   publicKey: string;
-  /** Template variables and metadata for the next session (data-var-* merged with `Parley.boot`). */
-  sessionInput(): { templateVars: Record<string, string>; metadata: Record<string, unknown> };
+  /** Template variables, metadata and identity token for the next session (data-* merged with `Parley.boot`). */
+  sessionInput(): { templateVars: Record<string, string>; metadata: Record<string, unknown>; identityToken?: string };
   /**
    * Runs the Turnstile challenge of `siteKey` in `container` (an element in the panel) and
    * answers its token; rejects when it cannot be passed.
@@ -161,8 +161,13 @@ export class Chat {
     remedy?.();
   }
 
-  async #restore(stored: SessionCredentials, reopen: boolean): Promise<void> {
+  async #restore(stored: SessionCredentials & { visitor?: string }, reopen: boolean): Promise<void> {
     const result = await this.#options.api.getSession(stored);
+    // Another visitor signed in on this browser (or out): their conversation is not this page's.
+    if (stored.visitor !== tokenSubject(this.#options.sessionInput().identityToken)) {
+      this.#options.store.clear();
+      return;
+    }
     if (!result.ok) {
       // An expired token, an unknown session: forget it. Unreachable: keep it for the next load.
       if (result.failure.kind === "http" && result.failure.status < 500) this.#options.store.clear();
@@ -221,8 +226,11 @@ export class Chat {
     const created: CreatedSession = result.value;
     this.#session = { sessionId: created.sessionId, token: created.token };
     this.#context.sessionChanged(this.#session);
-    this.#options.store.save({ sessionId: created.sessionId, token: created.token, expiresAt: created.expiresAt, open: this.#isOpen });
+    const visitor = created.visitorId ?? undefined;
+    this.#options.store.save({ sessionId: created.sessionId, token: created.token, expiresAt: created.expiresAt, open: this.#isOpen, ...(visitor ? { visitor } : {}) });
     this.#view.showNotice(null);
+    // The visitor's conversation from another device: show its transcript.
+    if (created.resumed) return this.#restore({ ...this.#session, ...(visitor ? { visitor } : {}) }, false);
     this.#view.setQuickReplies(created.quickReplies);
     this.#view.setTextInput(created.textInput);
     this.#view.focusComposer();
@@ -386,6 +394,17 @@ export function originRefusal(publicKey: string): string {
     `parley: this page's origin ${origin} is not on the allowed origins of widget "${publicKey}", so the chat is hidden. ` +
     `Add ${origin} to the widget's allowed origins (this browser remembers the refusal for an hour; clearing the site's storage forgets it).`
   );
+}
+
+/** The `sub` an identity token names (read, not verified: the server verifies), or undefined. */
+function tokenSubject(token: string | undefined): string | undefined {
+  try {
+    const bytes = Uint8Array.from(atob(token!.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+    const sub: unknown = JSON.parse(new TextDecoder().decode(bytes)).sub;
+    return typeof sub === "string" ? sub : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A client message id: 128 random bits, hex (crypto.randomUUID needs a secure context). */

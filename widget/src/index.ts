@@ -14,10 +14,14 @@ import { ChatView } from "./view";
 /** Set by the build: the bundle's content hash. */
 declare const __PARLEY_VERSION__: string;
 
-/** What `Parley.boot` takes: merged into the next session's `templateVars` and `metadata`. */
+/**
+ * What `Parley.boot` takes: merged into the next session's `templateVars` and `metadata`;
+ * `identityToken` (the merchant-signed token of a verified visitor) replaces `data-identity-token`.
+ */
 export interface BootOptions {
   templateVars?: Record<string, string>;
   metadata?: Record<string, unknown>;
+  identityToken?: string;
 }
 
 /** `window.Parley`. */
@@ -56,7 +60,7 @@ function start(): void {
   }
   const queued = (existing as Stub | undefined)?.q ?? [];
   const store = new ConversationStore(options.publicKey);
-  const boot: Required<BootOptions> = { templateVars: { ...options.templateVars }, metadata: {} };
+  const boot = { templateVars: { ...options.templateVars }, metadata: {} as Record<string, unknown>, identityToken: options.identityToken };
 
   let host: HTMLElement | null = null;
   /** Until the launcher is mounted (the config call still in flight), page calls wait in the queue. */
@@ -66,7 +70,7 @@ function start(): void {
     api: new WidgetApi(options.apiBase),
     store,
     publicKey: options.publicKey,
-    sessionInput: () => ({ templateVars: { ...boot.templateVars }, metadata: { ...boot.metadata } }),
+    sessionInput: () => ({ templateVars: { ...boot.templateVars }, metadata: { ...boot.metadata }, ...(boot.identityToken ? { identityToken: boot.identityToken } : {}) }),
     solveChallenge: async (siteKey, container) => runChallenge(await loadTurnstile(options.turnstileScript), container, siteKey),
     disable(reason) {
       console.error(reason);
@@ -80,6 +84,7 @@ function start(): void {
     boot(next = {}) {
       Object.assign(boot.templateVars, next.templateVars);
       Object.assign(boot.metadata, next.metadata);
+      if (next.identityToken) boot.identityToken = next.identityToken;
     },
     open: () => whenMounted("open", () => void chat.open()),
     close: () => whenMounted("close", () => chat.close(false)),

@@ -17,6 +17,8 @@ export interface WidgetOptions {
   turnstileScript: string;
   /** `data-var-shop-name="Acme"` → `{ shopName: "Acme" }`. */
   templateVars: Record<string, string>;
+  /** `data-identity-token`: the merchant-signed identity token of a verified visitor. */
+  identityToken: string | undefined;
 }
 
 /** Reads the options of `script`; throws naming the missing attribute. */
@@ -38,6 +40,7 @@ export function readOptions(script: HTMLScriptElement): WidgetOptions {
     openOnLoad: data.open === "" || data.open === "true",
     turnstileScript: data.turnstileScript?.trim() || TURNSTILE_SCRIPT,
     templateVars,
+    identityToken: data.identityToken?.trim() || undefined,
   };
 }
 

@@ -35,6 +35,9 @@ export function describeFailure(failure: ApiFailure): Notice {
     case "challenge_required":
     case "challenge_failed":
       return { text: CHALLENGE_FAILED, remedy: "retry" };
+    case "invalid_identity":
+    case "identity_required":
+      return { text: IDENTITY_FAILED, remedy: "none" };
     case "invalid_request":
       return { text: "That message couldn't be sent. Messages can be up to 4000 characters.", remedy: "none" };
     default:
@@ -46,6 +49,9 @@ export function describeFailure(failure: ApiFailure): Notice {
         : { text: "Something went wrong. Please try again.", remedy: "retry" };
   }
 }
+
+/** The page's identity token was refused, or the widget needs one and the page sent none. */
+export const IDENTITY_FAILED = "We couldn't confirm who you are. Sign in again or reload the page.";
 
 /** While the Turnstile challenge runs (it usually passes by itself in a second or two). */
 export const CHALLENGE_RUNNING = "Checking that you're a person before the chat starts…";

@@ -6,6 +6,8 @@ export interface StoredConversation {
   expiresAt: string;
   /** Whether the panel was open, so a reload opens it again. */
   open?: boolean;
+  /** The verified visitor it belongs to (absent: anonymous); another visitor's page does not restore it. */
+  visitor?: string;
 }
 
 const PREFIX = "parley:";

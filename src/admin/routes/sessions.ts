@@ -36,10 +36,11 @@ export const sessionRoutes = adminRouter<GateEnv<TenantVariables>>()
       responses: { 200: json(sessionPageSchema, "A page of sessions"), ...errors(400) },
     }),
     async (c) => {
-      const { limit, cursor, widgetId, status, createdFrom, createdTo, lastActivityFrom, lastActivityTo } = c.req.valid("query");
+      const { limit, cursor, widgetId, visitorId, status, createdFrom, createdTo, lastActivityFrom, lastActivityTo } = c.req.valid("query");
       const filter = Object.fromEntries(
         Object.entries({
           widgetId,
+          visitorId,
           status,
           createdFrom: date(createdFrom),
           createdTo: date(createdTo),

@@ -1,4 +1,5 @@
 import { env } from "cloudflare:test";
+import type { OptionalBindings } from "../../../src/config";
 import { call, type Call } from "./app";
 
 /** The platform key of the test run (`ADMIN_API_KEY`). */
@@ -14,7 +15,7 @@ export interface TestTenant {
 /** One admin API request with `key` as the bearer credential. */
 export function admin(
   path: string,
-  { key, json, method, headers, env }: { key: string; json?: unknown; method?: string; headers?: Record<string, string>; env?: Partial<Env> },
+  { key, json, method, headers, env }: { key: string; json?: unknown; method?: string; headers?: Record<string, string>; env?: Partial<Env> & OptionalBindings },
 ): Promise<Call> {
   return call(`/v1/admin${path}`, {
     token: key,
