@@ -17,7 +17,7 @@ const GATE_ERRORS: Record<number, string> = {
   401: "`invalid_token` (missing, invalid or expired session token) or `widget_inactive`",
   403: "`origin_not_allowed` (the page's origin is not on the widget's allow-list), or on create `challenge_required` / `challenge_failed` (Turnstile)",
   404: "`widget_not_found` or `session_not_found` (also for a token of another session)",
-  409: "`turn_in_progress`, `voice_active` or `session_not_fresh`",
+  409: "`turn_in_progress`, `voice_active` (a voice call is attached) or `session_not_fresh`",
   410: "`session_ended`",
   413: "`payload_too_large`: a body over 64 KB",
   429: "`rate_limited` with `Retry-After`; on turns also `session_limit` and `budget_exhausted` (with `Retry-After`)",
@@ -178,6 +178,19 @@ export function describeWidgetApi(registry: ApiRegistry): void {
     },
   });
 
+  registry.registerPath({
+    method: "post",
+    path: "/v1/widget/session/{id}/voice/end",
+    tags,
+    summary: "Back to chat: detach the voice call (idempotent)",
+    description: "Detaches whichever call is attached; `changed: false` when the session was already in chat.",
+    security,
+    request: { params: sessionParams },
+    responses: {
+      200: json(z.object({ sessionId: z.uuid(), channel: z.enum(["chat", "voice"]), changed: z.boolean() }).meta({ id: "WidgetVoiceEnded" }), "The session's channel now"),
+      ...errorResponses(401, 403, 404, 500, 503),
+    },
+  });
   registry.registerPath({
     method: "get",
     path: "/healthz",

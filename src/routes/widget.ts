@@ -23,6 +23,7 @@ import { sessionState } from "../sessions/state";
 import { widgetConfig } from "../sessions/widget-config";
 import type { TurnDeps } from "../turn/plan";
 import { startTurn } from "../turn/start";
+import { detachVoiceChannel } from "../voice/channel";
 
 /** The stores and settings a turn runs with, from the request's clients. */
 const turnDeps = ({ db, redis, config, resolveModel }: AppVariables): TurnDeps => ({ db, redis, config, resolveModel });
@@ -100,4 +101,11 @@ export const widget = new Hono<AppEnv>()
       ),
     );
     return c.json({ sessionId: session.id, status: session.status, endedAt: session.endedAt, endedReason: session.endedReason });
+  })
+
+  // The visitor asks to go back to chat: detaches whichever call is attached.
+  .post("/session/:id/voice/end", tokenGate(), sessionReadGate(), async (c) => {
+    if (!c.var.session) throw new ApiError("session_not_found");
+    const state = await detachVoiceChannel(c.var.db, { sessionId: c.var.claims.sid, widgetId: c.var.claims.wid, leadId: null });
+    return c.json({ sessionId: state.sessionId, channel: state.channel, changed: state.changed });
   });
