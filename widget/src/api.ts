@@ -41,6 +41,8 @@ export interface StoredMessage {
 export interface SessionState {
   sessionId: string;
   status: "active" | "ended";
+  /** "voice" while a call is attached: chat is paused. */
+  channel: "chat" | "voice";
   quickReplies: string[];
   textInput: boolean;
   messages: StoredMessage[];
@@ -114,6 +116,11 @@ export class WidgetApi {
 
   end({ sessionId, token }: SessionCredentials): Promise<ApiResult<unknown>> {
     return this.#json(`/session/${encodeURIComponent(sessionId)}/end`, { method: "POST", headers: bearer(token) });
+  }
+
+  /** Back to chat: detaches the voice call. */
+  endVoice({ sessionId, token }: SessionCredentials): Promise<ApiResult<unknown>> {
+    return this.#json(`/session/${encodeURIComponent(sessionId)}/voice/end`, { method: "POST", headers: bearer(token) });
   }
 
   #json<T>(path: string, init: RequestInit): Promise<ApiResult<T>> {

@@ -1,10 +1,13 @@
 import type { ApiFailure, CreatedSession, SessionCredentials, SessionState, WidgetApi } from "./api";
 import { markdownToText } from "./markdown";
 import { applyPart, emptyReply, finishReply, replyText, segmentsFromParts, type Reply } from "./reply";
-import { CHALLENGE_FAILED, CHALLENGE_RUNNING, describeFailure, describeStreamError } from "./sentences";
+import { CHALLENGE_FAILED, CHALLENGE_RUNNING, describeFailure, describeStreamError, VOICE_CALL } from "./sentences";
 import type { ConversationStore } from "./storage";
 import { readStreamParts } from "./stream-reader";
 import type { ChatView } from "./view";
+
+/** How often the widget asks whether a voice call is over, while one is attached, in ms. */
+export const VOICE_POLL_MS = 4_000;
 
 /** How long to wait before the one retry of a turn refused with `turn_in_progress`, in ms. */
 export const TURN_IN_PROGRESS_RETRY_MS = 1_500;
@@ -47,6 +50,8 @@ export class Chat {
   #streaming: { abort: AbortController; stopRequested: boolean } | null = null;
   /** What the notice's button does. */
   #remedy: (() => void) | null = null;
+  /** Set while a voice call is attached: the poll that notices its end. */
+  #voicePoll = 0;
 
   constructor(options: ChatOptions) {
     this.#options = options;
@@ -107,6 +112,7 @@ export class Chat {
     this.#streaming?.abort.abort();
     this.#session = null;
     this.#options.store.clear();
+    this.#leaveVoice();
     this.#view.clearTranscript();
     this.#view.setStreaming(false);
     // The old conversation is over for the visitor even if /end does not get through.
@@ -166,6 +172,7 @@ export class Chat {
     }
     this.#session = { sessionId: stored.sessionId, token: stored.token };
     this.#showState(result.value);
+    if (result.value.channel === "voice") this.#enterVoice();
     if (reopen) queueMicrotask(() => void this.open(false));
     // Restored before its greeting was written (a reload mid initial turn): write it now.
     if (result.value.messages.length === 0) void this.#runTurn({ kind: "initial" }, { quietConflict: true });
@@ -332,6 +339,10 @@ export class Chat {
         this.#refuseOrigin();
         return false;
       }
+      if (failure.code === "voice_active") {
+        this.#enterVoice();
+        return false;
+      }
     }
     const notice = describeFailure(failure);
     this.#notify(notice, () => (notice.remedy === "retry" ? void this.#retryTurn(turn, 0) : void this.newConversation()));
@@ -343,6 +354,35 @@ export class Chat {
   async #retryTurn(turn: Turn, attempt: number): Promise<void> {
     const ok = await this.#runTurn(turn, { attempt });
     if (!ok && turn.kind === "message") this.#view.restoreDraft(turn.text);
+  }
+
+  /**
+   * A voice call is attached: chat is paused, the notice says so and offers "Back to chat"
+   * (`/voice/end`); the state is polled so that chat comes back when the call ends.
+   */
+  #enterVoice(): void {
+    this.#view.setVoice(true);
+    this.#remedy = () => void this.#endVoice();
+    this.#view.showNotice({ text: VOICE_CALL, remedy: "retry", remedyLabel: "Back to chat" });
+    this.#view.announce(VOICE_CALL);
+    clearInterval(this.#voicePoll);
+    this.#voicePoll = setInterval(async () => {
+      const result = this.#session && (await this.#options.api.getSession(this.#session));
+      if (result && result.ok && result.value.channel === "chat") this.#leaveVoice();
+    }, VOICE_POLL_MS) as unknown as number;
+  }
+
+  async #endVoice(): Promise<void> {
+    const result = this.#session && (await this.#options.api.endVoice(this.#session));
+    if (result && result.ok) this.#leaveVoice();
+    else this.#enterVoice();
+  }
+
+  #leaveVoice(): void {
+    clearInterval(this.#voicePoll);
+    this.#view.setVoice(false);
+    this.#view.showNotice(null);
+    this.#view.focusComposer();
   }
 
   #notify(notice: ReturnType<typeof describeFailure>, remedy: () => void): void {

@@ -1,5 +1,8 @@
 import type { ApiFailure } from "./api";
 
+/** Shown while a voice call is attached to the conversation. */
+export const VOICE_CALL = "Voice call in progress — chat is paused.";
+
 /** What the visitor can do about a failure: retry the same request, or start a new conversation. */
 export type Remedy = "retry" | "new-conversation" | "none";
 

@@ -47,6 +47,7 @@ export class ChatView {
   readonly #announcer: HTMLElement;
   #streaming = false;
   #textInput = true;
+  #voice = false;
 
   constructor(host: HTMLElement, { title }: { title: string }, events: ViewEvents) {
     this.#events = events;
@@ -172,6 +173,13 @@ export class ChatView {
     this.#renderQuickReplies();
   }
 
+  /** While a voice call is attached: the input, Send and quick replies are disabled. */
+  setVoice(voice: boolean): void {
+    this.#voice = voice;
+    this.#input.disabled = this.#send.disabled = voice;
+    this.#renderQuickReplies();
+  }
+
   /** Removes every message (a new conversation). */
   clearTranscript(): void {
     this.#log.replaceChildren();
@@ -272,7 +280,7 @@ export class ChatView {
   #renderQuickReplies(): void {
     const buttons = this.#quick.querySelectorAll("button");
     this.#quick.hidden = buttons.length === 0;
-    buttons.forEach((button) => (button.disabled = this.#streaming));
+    buttons.forEach((button) => (button.disabled = this.#streaming || this.#voice));
   }
 
   #fitInput(): void {
