@@ -25,6 +25,7 @@ const STATUS = {
   session_ended: 410,
   precondition_failed: 412,
   payload_too_large: 413,
+  voice_input_disabled: 403,
   rate_limited: 429,
   session_limit: 429,
   budget_exhausted: 429,
@@ -32,6 +33,7 @@ const STATUS = {
   misconfigured: 500,
   template_missing: 500,
   template_invalid: 500,
+  transcription_failed: 502,
   unavailable: 503,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
@@ -61,6 +63,8 @@ const DEFAULT_MESSAGE: Record<ErrorCode, string> = {
   session_ended: "This session has ended; start a new one.",
   precondition_failed: "The resource changed since you read it (If-Match does not match its ETag); read it again.",
   payload_too_large: "The request body is too large.",
+  voice_input_disabled: "This assistant does not take voice input (its template's presentation.voiceInput is off).",
+  transcription_failed: "The recording could not be transcribed right now; try again, or type your message.",
   rate_limited: "Too many requests; retry later.",
   session_limit: "This conversation has reached its length limit; start a new one.",
   budget_exhausted: "This assistant has used up today's budget; please come back tomorrow.",

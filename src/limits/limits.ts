@@ -3,8 +3,11 @@ import { ApiError } from "../errors";
 import { DEFAULT_REDIS_KEY_PREFIX } from "../key-prefix";
 import type { BatchRedis } from "../redis-batch";
 
-/** The rate-limited actions: creating a session, and running a turn (both turn routes). */
-export type RateLimitBucket = "session_create" | "message";
+/**
+ * The rate-limited actions: creating a session, running a turn (both turn routes), and
+ * transcribing a recording (push-to-talk; counted apart from turns, against the same limit).
+ */
+export type RateLimitBucket = "session_create" | "message" | "transcribe";
 
 /** Every limit counts requests in fixed, clock-aligned windows of this length. */
 export const RATE_LIMIT_WINDOW = "1 h";

@@ -22,6 +22,7 @@ const GATE_ERRORS: Record<number, string> = {
   413: "`payload_too_large`: a body over 64 KB",
   429: "`rate_limited` with `Retry-After`; on turns also `session_limit` and `budget_exhausted` (with `Retry-After`)",
   500: "`internal`, `misconfigured`, `template_missing` or `template_invalid`",
+  502: "`transcription_failed`: the model provider could not transcribe the recording",
   503: "`unavailable`: Redis (rate limits, lock) or PostgreSQL cannot be reached; `details.store` names it",
 };
 
@@ -51,6 +52,7 @@ export const sessionCreatedSchema = z
     initialTurn: z.literal("llm").nullable().meta({ description: '"llm": call `/initial-turn` for the greeting' }),
     quickReplies: z.array(z.string()),
     textInput: z.boolean(),
+    voiceInput: z.boolean().meta({ description: "Push-to-talk: show a microphone button (`/transcribe`)" }),
   })
   .meta({ id: "WidgetSessionCreated" });
 
@@ -78,6 +80,7 @@ export const widgetSessionStateSchema = z
     endedReason: z.string().nullable(),
     quickReplies: z.array(z.string()),
     textInput: z.boolean(),
+    voiceInput: z.boolean().meta({ description: "Push-to-talk: show a microphone button (`/transcribe`)" }),
     messages: z.array(widgetMessageSchema),
   })
   .meta({ id: "WidgetSessionState" });
@@ -178,6 +181,27 @@ export function describeWidgetApi(registry: ApiRegistry): void {
     },
   });
 
+  registry.registerPath({
+    method: "post",
+    path: "/v1/widget/session/{id}/transcribe",
+    tags,
+    summary: "Push-to-talk: the text of a recording (no turn starts, nothing is stored)",
+    description:
+      "For a template with `presentation.voiceInput`. Same gates as a turn (rate limit: a `transcribe` bucket of its own against the widget's per-IP limit); the template's model provider transcribes. " +
+      "413 over 10 MB, 400 for an empty or non-audio file, 403 `voice_input_disabled`, 502 `transcription_failed` when the provider fails.",
+    security,
+    request: {
+      params: sessionParams,
+      body: {
+        required: true,
+        content: { "multipart/form-data": { schema: z.object({ audio: z.string().meta({ format: "binary", description: "The recording (audio/*, at most 10 MB)" }) }) } },
+      },
+    },
+    responses: {
+      200: json(z.object({ text: z.string() }).meta({ id: "WidgetTranscript" }), "The recording's text"),
+      ...errorResponses(400, 401, 403, 404, 409, 410, 413, 429, 500, 502, 503),
+    },
+  });
   registry.registerPath({
     method: "post",
     path: "/v1/widget/session/{id}/voice/end",

@@ -52,5 +52,6 @@ export async function openSession(
     initialTurn: greeting === null ? ("llm" as const) : null,
     quickReplies: template.presentation.quickReplies,
     textInput: template.presentation.textInput,
+    voiceInput: template.presentation.voiceInput ?? false,
   };
 }
