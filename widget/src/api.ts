@@ -25,6 +25,8 @@ export interface CreatedSession {
   initialTurn: "llm" | null;
   quickReplies: string[];
   textInput: boolean;
+  /** Push-to-talk: show the microphone button. */
+  voiceInput?: boolean;
 }
 
 /** A message of `GET /session/:id`. */
@@ -45,6 +47,7 @@ export interface SessionState {
   channel: "chat" | "voice";
   quickReplies: string[];
   textInput: boolean;
+  voiceInput?: boolean;
   messages: StoredMessage[];
 }
 
@@ -116,6 +119,13 @@ export class WidgetApi {
 
   end({ sessionId, token }: SessionCredentials): Promise<ApiResult<unknown>> {
     return this.#json(`/session/${encodeURIComponent(sessionId)}/end`, { method: "POST", headers: bearer(token) });
+  }
+
+  /** Push-to-talk: the text of a recording (no turn starts). */
+  transcribe({ sessionId, token }: SessionCredentials, audio: Blob): Promise<ApiResult<{ text: string }>> {
+    const body = new FormData();
+    body.append("audio", audio);
+    return this.#json(`/session/${encodeURIComponent(sessionId)}/transcribe`, { method: "POST", headers: bearer(token), body });
   }
 
   /** Back to chat: detaches the voice call. */

@@ -1,7 +1,8 @@
 import type { ApiFailure, CreatedSession, SessionCredentials, SessionState, WidgetApi } from "./api";
 import { markdownToText } from "./markdown";
 import { applyPart, emptyReply, finishReply, replyText, segmentsFromParts, type Reply } from "./reply";
-import { CHALLENGE_FAILED, CHALLENGE_RUNNING, describeFailure, describeStreamError, VOICE_CALL } from "./sentences";
+import { CHALLENGE_FAILED, CHALLENGE_RUNNING, describeFailure, describeStreamError, MICROPHONE_UNAVAILABLE, VOICE_CALL } from "./sentences";
+import { record } from "./recorder";
 import type { ConversationStore } from "./storage";
 import { readStreamParts } from "./stream-reader";
 import type { ChatView } from "./view";
@@ -50,6 +51,8 @@ export class Chat {
   #streaming: { abort: AbortController; stopRequested: boolean } | null = null;
   /** What the notice's button does. */
   #remedy: (() => void) | null = null;
+  /** Set while the microphone records (push-to-talk). */
+  #recording: Promise<(() => Promise<Blob | null>) | null> | null = null;
   /** Set while a voice call is attached: the poll that notices its end. */
   #voicePoll = 0;
 
@@ -140,6 +143,35 @@ export class Chat {
     }
   }
 
+  /**
+   * Push-to-talk: records while the microphone button is held, then puts the recording's text
+   * (`/transcribe`) into the input for the visitor to check and send.
+   */
+  async talk(on: boolean): Promise<void> {
+    const session = this.#session;
+    if (on === !!this.#recording || !session) return;
+    this.#view.setRecording(on);
+    if (on) {
+      this.#recording = record().catch(() => {
+        this.#recording = null;
+        this.#view.setRecording(false);
+        this.#view.showNotice({ text: MICROPHONE_UNAVAILABLE, remedy: "none" });
+        return null;
+      });
+      return;
+    }
+    const stop = await this.#recording;
+    this.#recording = null;
+    const audio = stop && (await stop());
+    const result = audio && (await this.#options.api.transcribe(session, audio));
+    if (result && result.ok) {
+      // Into the input, for the visitor to check and send (an unsent draft is kept).
+      this.#view.restoreDraft(result.value.text);
+      this.#view.focusComposer();
+    }
+    else if (result) this.#view.showNotice({ ...describeFailure(result.failure), remedy: "none" });
+  }
+
   /** Asks the server to stop the reply in flight; the stream then ends as stopped. */
   async stop(): Promise<void> {
     const streaming = this.#streaming;
@@ -181,6 +213,7 @@ export class Chat {
   #showState(state: SessionState): void {
     this.#view.setQuickReplies(state.quickReplies);
     this.#view.setTextInput(state.textInput);
+    this.#view.setVoiceInput(!!state.voiceInput);
     for (const message of state.messages) {
       if (message.role === "user") this.#view.addUserMessage(message.text);
       else if (message.role === "assistant") {
@@ -215,6 +248,7 @@ export class Chat {
     this.#view.showNotice(null);
     this.#view.setQuickReplies(created.quickReplies);
     this.#view.setTextInput(created.textInput);
+    this.#view.setVoiceInput(!!created.voiceInput);
     this.#view.focusComposer();
     if (created.greeting) {
       this.#view.addAssistantMessage().update({ segments: [{ kind: "text", id: "greeting", text: created.greeting }], status: "complete" });
