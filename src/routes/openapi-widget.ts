@@ -15,7 +15,7 @@ const sessionParams = z.object({ id: z.uuid().meta({ param: { name: "id", in: "p
 const GATE_ERRORS: Record<number, string> = {
   400: "`invalid_request`: the body is not valid (zod issues in `details`)",
   401: "`invalid_token` (missing, invalid or expired session token) or `widget_inactive`",
-  403: "`origin_not_allowed` (the page's origin is not on the widget's allow-list), or on create `challenge_required` / `challenge_failed` (Turnstile)",
+  403: "`origin_not_allowed` (the page's origin is not on the widget's allow-list), or on create `challenge_required` / `challenge_failed` (Turnstile), or on transcribe `voice_input_disabled`",
   404: "`widget_not_found` or `session_not_found` (also for a token of another session)",
   409: "`turn_in_progress`, `voice_active` (a voice call is attached) or `session_not_fresh`",
   410: "`session_ended`",
