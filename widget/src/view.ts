@@ -76,7 +76,7 @@ export class ChatView {
     this.#mic = h("button", { type: "button", class: "send", "aria-label": "Hold to talk", "aria-pressed": "false", hidden: true }, icon(ICONS.mic));
     // Held (pointer), or pressed once to start and once to stop (keyboard: a click without a pointer).
     this.#mic.addEventListener("pointerdown", () => events.talk(true));
-    this.#mic.addEventListener("pointerup", () => events.talk(false));
+    for (const end of ["pointerup", "pointerleave"]) this.#mic.addEventListener(end, () => events.talk(false));
     this.#mic.addEventListener("click", (event) => event.detail || events.talk(this.#mic.ariaPressed !== "true"));
     this.#composer = h("form", { class: "composer" }, this.#input, this.#mic, this.#send);
     this.#announcer = h("div", { class: "sr-only", role: "status", "aria-live": "polite" });
