@@ -67,6 +67,19 @@ describe("the service API's key", () => {
   });
 });
 
+describe("the service key outside development", () => {
+  it("a preview or production Worker refuses the published local service key (500 misconfigured naming it)", async () => {
+    const session = await freshSession();
+    const { res } = await post(`/v1/internal/session/${session.sessionId}/voice/attach`, {
+      json: { leadId: "l1" },
+      headers: { authorization: "Bearer dev-service-key-0123456789" },
+      env: { ENVIRONMENT: "production", SERVICE_API_KEY: "dev-service-key-0123456789" },
+    });
+    expect(res.status).toBe(500);
+    expect(((await res.json()) as ErrorBody).error.message).toContain("SERVICE_API_KEY: is a development value published in the repository");
+  });
+});
+
 describe("the voice channel", () => {
   it("CHAT → VOICE → CHAT: attach, chat refused, voice turns (idempotent), a stale detach is a no-op, detach, chat again", async () => {
     const session = await freshSession();
