@@ -5,6 +5,7 @@ import { defineConfig } from "vitest/config";
 const TEST_SECRETS = {
   SESSION_TOKEN_SECRET: "test-session-token-secret-of-at-least-32-bytes",
   ADMIN_API_KEY: "test-admin-key-0123456789",
+  SERVICE_API_KEY: "test-service-key-0123456789",
 };
 
 export default defineConfig({

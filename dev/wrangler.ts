@@ -32,7 +32,8 @@ export interface WranglerDev {
 
 /** Starts `wrangler dev` on 127.0.0.1 without telemetry or the interactive session. */
 export function startWranglerDev({ root, port, vars, inspectorPort, output = "inherit", builtScript }: WranglerDevOptions): WranglerDev {
-  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--show-interactive-dev-session=false"];
+  // --test-scheduled: `GET /__scheduled` runs the Cron Trigger handler (the idle sweep) on demand.
+  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--show-interactive-dev-session=false", "--test-scheduled"];
   if (builtScript !== undefined) args.splice(1, 0, builtScript, "--no-bundle");
   if (inspectorPort !== undefined) args.push("--inspector-port", String(inspectorPort));
   for (const [key, value] of Object.entries(vars)) args.push("--var", `${key}:${value}`);

@@ -10,6 +10,7 @@ import { resolveModel, type ModelResolver } from "./model/provider";
 import { adminApi } from "./routes/admin";
 import { DEMO_BASE_PATH, demo } from "./routes/demo";
 import { health } from "./routes/health";
+import { internal } from "./routes/internal";
 import { serveApiDocs } from "./routes/openapi";
 import { widget } from "./routes/widget";
 
@@ -31,6 +32,7 @@ export function createApp({ resolveModel: chooseModel = resolveModel }: AppOptio
   app.route("/", health);
   app.route("/v1/widget", widget);
   app.route("/v1/admin", adminApi());
+  app.route("/v1/internal", internal);
   app.route(DEMO_BASE_PATH, demo);
   serveApiDocs(app);
 

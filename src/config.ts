@@ -13,6 +13,7 @@ export const PUBLISHED_SECRET_VALUES: Readonly<Record<string, readonly string[]>
   SESSION_TOKEN_SECRET: ["local-dev-session-token-secret-change-me-32b", "test-session-token-secret-of-at-least-32-bytes"],
   ADMIN_API_KEY: ["dev-admin-key", "test-admin-key-0123456789"],
   IDENTITY_ENCRYPTION_KEY: ["local-dev-identity-encryption-key-change-me", "an-identity-encryption-key-of-32-bytes-or-more"],
+  SERVICE_API_KEY: ["dev-service-key-0123456789", "test-service-key-0123456789"],
 };
 
 /** Hosts of the local data plane; a deployed Worker refuses store URLs pointing at them. */
@@ -48,6 +49,11 @@ const configSchema = z
       .transform((value) => value || undefined)
       .refine((value) => value === undefined || new TextEncoder().encode(value).length >= 32, { message: "must be at least 32 bytes" }),
     OPENAI_API_KEY: z.string().optional().transform((value) => value || undefined),
+    SERVICE_API_KEY: z
+      .string()
+      .optional()
+      .transform((value) => value || undefined)
+      .pipe(z.string().min(16, "must be at least 16 characters").optional()),
     OPENAI_BASE_URL: optionalUrl,
     TURNSTILE_VERIFY_URL: optionalUrl,
     HISTORY_LIMIT: intInRange(1, 1_000, 100),
@@ -55,6 +61,7 @@ const configSchema = z
     DISCONNECT_GRACE_MS: intInRange(1_000, 30_000, 25_000),
     LOCK_LEASE_MS: intInRange(1_000, 120_000, 15_000),
     DEV_MODEL_DELAY_MS: intInRange(0, 5_000, 40),
+    SESSION_IDLE_TIMEOUT_MS: intInRange(60_000, 30 * 24 * 3_600_000, 3_600_000),
     REDIS_KEY_PREFIX: z
       .string()
       .optional()
@@ -62,6 +69,10 @@ const configSchema = z
       .pipe(z.string().regex(REDIS_KEY_PREFIX_PATTERN, "must be 1-64 letters, digits, '_' or '-'")),
   })
   .superRefine(refuseDevelopmentSettingsWhenDeployed)
+  .refine((env) => env.SERVICE_API_KEY === undefined || env.SERVICE_API_KEY !== env.ADMIN_API_KEY, {
+    path: ["SERVICE_API_KEY"],
+    message: "must differ from ADMIN_API_KEY: an admin key never opens the service API",
+  })
   .transform((env) => ({
     environment: env.ENVIRONMENT,
     databaseUrl: env.DATABASE_URL,
@@ -77,6 +88,8 @@ const configSchema = z
      */
     identityKeyMaterial: env.IDENTITY_ENCRYPTION_KEY ?? env.SESSION_TOKEN_SECRET,
     openaiApiKey: env.OPENAI_API_KEY,
+    /** The voice bot's key for `/v1/internal`; unset: that API refuses every request. */
+    serviceApiKey: env.SERVICE_API_KEY,
     openaiBaseUrl: env.OPENAI_BASE_URL,
     /** Cloudflare Turnstile's siteverify endpoint; a local fake in tests. */
     turnstileVerifyUrl: env.TURNSTILE_VERIFY_URL ?? TURNSTILE_SITEVERIFY_URL,
@@ -96,6 +109,8 @@ const configSchema = z
     lockLeaseMs: env.LOCK_LEASE_MS,
     /** Delay between words of the scripted dev model, in ms. */
     devModelDelayMs: env.DEV_MODEL_DELAY_MS,
+    /** An active chat session idle for longer than this is ended by the idle sweep, in ms. */
+    sessionIdleTimeoutMs: env.SESSION_IDLE_TIMEOUT_MS,
     /** Starts every Redis key and channel of this deployment (src/key-prefix.ts). */
     redisKeyPrefix: env.REDIS_KEY_PREFIX,
   }));
@@ -137,6 +152,7 @@ export type Config = z.infer<typeof configSchema>;
 /** Bindings wrangler.toml leaves out when unset (see the note there on OPENAI_BASE_URL). */
 export interface OptionalBindings {
   OPENAI_BASE_URL?: string;
+  SERVICE_API_KEY?: string;
   TURNSTILE_VERIFY_URL?: string;
   IDENTITY_ENCRYPTION_KEY?: string;
 }

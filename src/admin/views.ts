@@ -47,7 +47,7 @@ export function templateView(template: Template): z.infer<typeof templateSchema>
     flow: template.flow,
     tools: template.tools,
     mcpServers: template.mcpServers,
-    presentation: template.presentation,
+    presentation: { ...template.presentation, voiceInput: template.presentation.voiceInput ?? false },
     turnsPerSession: template.turnsPerSession,
     pageContext: template.pageContext,
     version: template.version,

@@ -252,9 +252,15 @@ export interface TurnOpening {
  */
 export async function openTurn(
   db: Database,
-  { sessionId, widgetId, expectedTurnSeq, userMessage }: { sessionId: string; widgetId: string; expectedTurnSeq: number; userMessage?: NewChatMessage },
+  {
+    sessionId,
+    widgetId,
+    expectedTurnSeq,
+    userMessage,
+    channel = "chat",
+  }: { sessionId: string; widgetId: string; expectedTurnSeq: number; userMessage?: NewChatMessage; channel?: ChatSession["channel"] },
 ): Promise<TurnOpening> {
-  const open = sql`exists (select 1 from current where status = 'active' and channel = 'chat' and turn_seq = ${expectedTurnSeq})`;
+  const open = sql`exists (select 1 from current where status = 'active' and channel = ${channel} and turn_seq = ${expectedTurnSeq})`;
   const write = userMessage
     ? sql`insert into ${chatMessages} (session_id, idx, client_message_id, role, text, parts)
           select ${sessionId}, ${userMessage.idx}, ${userMessage.clientMessageId ?? null}, 'user', ${userMessage.text ?? ""},

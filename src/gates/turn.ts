@@ -1,9 +1,11 @@
 import type { Redis } from "@upstash/redis/cloudflare";
 import { createMiddleware } from "hono/factory";
+import type { Config } from "../config";
+import type { Database } from "../db/client";
 import type { GateEnv } from "../env";
 import { ApiError } from "../errors";
 import { clientIpKey, judgeRateLimit, rateLimitError } from "../limits";
-import { assertSessionOpenForChat } from "../sessions/status";
+import { assertSessionOpenFor } from "../sessions/status";
 import { validateTemplate } from "../templates/validate";
 import { fenceSnapshot } from "../turn/fence";
 import { replayChunks } from "../turn/replay";
@@ -24,38 +26,68 @@ export interface TurnVariables {
  * parallel with one Neon request, then every check in the design's order on what they returned.
  * A refusal after the lock was taken releases it, off the response path.
  */
-export const turnGate = (kind: TurnKind) =>
+export const turnGate = (kind: Exclude<TurnKind, "voice">) =>
   createMiddleware<GateEnv<TokenVariables & Partial<MessageVariables> & TurnVariables>>(async function turnGate(c, next) {
-    const { db, redis, config, claims } = c.var;
     const clientMessageId = kind === "message" ? c.var.message?.id : undefined;
-    const input: TurnWaveInput = {
-      sessionId: claims.sid,
-      widgetId: claims.wid,
-      ipKey: clientIpKey(c.req.raw),
-      historyLimit: config.historyLimit,
-      lockTtlMs: config.lockLeaseMs,
-      keyPrefix: config.redisKeyPrefix,
-      ...(clientMessageId === undefined ? {} : { clientMessageId }),
-    };
-    const wave = await readTurnWave({ db, redis }, input);
-    try {
-      const messageContext = kind === "message" ? c.var.message?.context : undefined;
-      c.set(
-        "turn",
-        await judgeTurnWave(wave, {
-          kind,
-          origin: pageOrigin(c.req.raw),
-          redis,
-          readAgain: () => readSnapshot(db, input),
-          ...(messageContext === undefined ? {} : { messageContext }),
-        }),
-      );
-    } catch (error) {
-      if (wave.lock.ok) c.executionCtx.waitUntil(wave.lock.lock.release());
-      throw error;
-    }
+    const messageContext = kind === "message" ? c.var.message?.context : undefined;
+    c.set(
+      "turn",
+      await gateTurn(c.var, {
+        kind,
+        request: c.req.raw,
+        sessionId: c.var.claims.sid,
+        widgetId: c.var.claims.wid,
+        waitUntil: (work) => c.executionCtx.waitUntil(work),
+        ...(clientMessageId === undefined ? {} : { clientMessageId }),
+        ...(messageContext === undefined ? {} : { messageContext }),
+      }),
+    );
     await next();
   });
+
+/**
+ * The wave and gates 3–16 for a turn of `kind` on a session of a widget. Voice turns (the
+ * service API) are not rate-limited: gate 5 counts visitors, and one voice bot speaks for many.
+ */
+export async function gateTurn(
+  { db, redis, config }: { db: Database; redis: Redis; config: Config },
+  { kind, request, sessionId, widgetId, clientMessageId, messageContext, waitUntil, extraRoundTrips = 0 }: {
+    kind: TurnKind;
+    request: Request;
+    sessionId: string;
+    widgetId: string;
+    clientMessageId?: string;
+    /** The message's own page `context`, for this turn only. */
+    messageContext?: PageContext;
+    waitUntil: (work: Promise<unknown>) => void;
+    /** Sequential store round trips the route made before the wave (for the turn's log line). */
+    extraRoundTrips?: number;
+  },
+): Promise<GatedTurn> {
+  const input: TurnWaveInput = {
+    sessionId,
+    widgetId,
+    ipKey: kind === "voice" ? null : clientIpKey(request),
+    historyLimit: config.historyLimit,
+    lockTtlMs: config.lockLeaseMs,
+    keyPrefix: config.redisKeyPrefix,
+    ...(clientMessageId === undefined ? {} : { clientMessageId }),
+  };
+  const wave = await readTurnWave({ db, redis }, input);
+  try {
+    const turn = await judgeTurnWave(wave, {
+      kind,
+      origin: pageOrigin(request),
+      redis,
+      readAgain: () => readSnapshot(db, input),
+      ...(messageContext === undefined ? {} : { messageContext }),
+    });
+    return turn.action === "run" && extraRoundTrips > 0 ? { ...turn, extraRoundTrips } : turn;
+  } catch (error) {
+    if (wave.lock.ok) waitUntil(wave.lock.lock.release());
+    throw error;
+  }
+}
 
 /**
  * Gates 3–16 on a wave's results, in the design's order (14: the session's turn cap, 15: the
@@ -78,11 +110,14 @@ export async function judgeTurnWave(
   if (!widget?.active) throw new ApiError("widget_inactive");
   // 4
   assertOriginAllowed(origin, widget, { required: false });
-  // 5
-  const limit = await judgeRateLimit(redis, wave.rateLimit, widget.messagesPerIpHour);
-  if (!limit.ok) throw rateLimitError(limit);
-  // 6–8
-  assertSessionOpenForChat(wave.snapshot.value.session);
+  // 5 (not for voice turns: see gateTurn)
+  if (wave.rateLimit) {
+    const limit = await judgeRateLimit(redis, wave.rateLimit, widget.messagesPerIpHour);
+    if (!limit.ok) throw rateLimitError(limit);
+  }
+  // 6–8: chat turns need the session in chat, voice turns need voice attached
+  const channel = kind === "voice" ? "voice" : "chat";
+  assertSessionOpenFor(wave.snapshot.value.session, channel);
   // 9
   if (!wave.lock.ok) {
     if (wave.lock.reason === "busy") throw new ApiError("turn_in_progress");
@@ -99,12 +134,12 @@ export async function judgeTurnWave(
     if (!again.ok) throw again.error;
     return again.value;
   });
-  const session = assertSessionOpenForChat(snapshot.session);
+  const session = assertSessionOpenFor(snapshot.session, channel);
   // 11
   if (kind === "initial" && snapshot.messageCount > 0) throw new ApiError("session_not_fresh");
   // 12
   let storedUserIdx: number | undefined;
-  if (kind === "message" && snapshot.existingUserMessage) {
+  if (kind !== "initial" && snapshot.existingUserMessage) {
     const userIdx = snapshot.existingUserMessage.idx;
     const reply = snapshot.replyToExisting;
     if (reply) {

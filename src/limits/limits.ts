@@ -4,10 +4,11 @@ import { DEFAULT_REDIS_KEY_PREFIX } from "../key-prefix";
 import type { BatchRedis } from "../redis-batch";
 
 /**
- * The rate-limited actions: creating a session, running a turn (both turn routes), and a page
- * context push (judged against the widget's message limit, in windows of its own).
+ * The rate-limited actions: creating a session, running a turn (both turn routes), a page
+ * context push and transcribing a recording (push-to-talk) — the last two judged against the
+ * widget's message limit, in windows of their own.
  */
-export type RateLimitBucket = "session_create" | "message" | "context";
+export type RateLimitBucket = "session_create" | "message" | "context" | "transcribe";
 
 /** Every limit counts requests in fixed, clock-aligned windows of this length. */
 export const RATE_LIMIT_WINDOW = "1 h";

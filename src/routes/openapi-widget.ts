@@ -16,13 +16,14 @@ const sessionParams = z.object({ id: z.uuid().meta({ param: { name: "id", in: "p
 const GATE_ERRORS: Record<number, string> = {
   400: "`invalid_request`: the body is not valid (zod issues in `details`)",
   401: "`invalid_token` (missing, invalid or expired session token) or `widget_inactive`; on create `invalid_identity` (the identity token does not verify) or `identity_required`",
-  403: "`origin_not_allowed` (the page's origin is not on the widget's allow-list), or on create `challenge_required` / `challenge_failed` (Turnstile)",
+  403: "`origin_not_allowed` (the page's origin is not on the widget's allow-list), or on create `challenge_required` / `challenge_failed` (Turnstile), or on transcribe `voice_input_disabled`",
   404: "`widget_not_found` or `session_not_found` (also for a token of another session)",
-  409: "`turn_in_progress`, `voice_active` or `session_not_fresh`",
+  409: "`turn_in_progress`, `voice_active` (a voice call is attached) or `session_not_fresh`",
   410: "`session_ended`",
   413: "`payload_too_large`: a body over 64 KB; `context_too_large`: page context over the template's `pageContext.maxBytes`",
   429: "`rate_limited` with `Retry-After`; on turns also `session_limit` and `budget_exhausted` (with `Retry-After`)",
   500: "`internal`, `misconfigured`, `template_missing` or `template_invalid`",
+  502: "`transcription_failed`: the model provider could not transcribe the recording",
   503: "`unavailable`: Redis (rate limits, lock) or PostgreSQL cannot be reached; `details.store` names it",
 };
 
@@ -57,6 +58,7 @@ export const sessionCreatedSchema = z
     ignoredVars: z
       .array(z.string())
       .meta({ description: "Template variables the request set but that were not used: trusted ones (only the identity token sets them) or ones the token set" }),
+    voiceInput: z.boolean().meta({ description: "Push-to-talk: show a microphone button (`/transcribe`)" }),
   })
   .meta({ id: "WidgetSessionCreated" });
 
@@ -84,6 +86,7 @@ export const widgetSessionStateSchema = z
     endedReason: z.string().nullable(),
     quickReplies: z.array(z.string()),
     textInput: z.boolean(),
+    voiceInput: z.boolean().meta({ description: "Push-to-talk: show a microphone button (`/transcribe`)" }),
     messages: z.array(widgetMessageSchema),
   })
   .meta({ id: "WidgetSessionState" });
@@ -235,6 +238,40 @@ export function describeWidgetApi(registry: ApiRegistry): void {
     },
   });
 
+  registry.registerPath({
+    method: "post",
+    path: "/v1/widget/session/{id}/transcribe",
+    tags,
+    summary: "Push-to-talk: the text of a recording (no turn starts, nothing is stored)",
+    description:
+      "For a template with `presentation.voiceInput`. Same gates as a turn (rate limit: a `transcribe` bucket of its own against the widget's per-IP limit); the template's model provider transcribes. " +
+      "413 over 10 MB, 400 for an empty or non-audio file, 403 `voice_input_disabled`, 502 `transcription_failed` when the provider fails.",
+    security,
+    request: {
+      params: sessionParams,
+      body: {
+        required: true,
+        content: { "multipart/form-data": { schema: z.object({ audio: z.string().meta({ format: "binary", description: "The recording (audio/*, at most 10 MB)" }) }) } },
+      },
+    },
+    responses: {
+      200: json(z.object({ text: z.string() }).meta({ id: "WidgetTranscript" }), "The recording's text"),
+      ...errorResponses(400, 401, 403, 404, 409, 410, 413, 429, 500, 502, 503),
+    },
+  });
+  registry.registerPath({
+    method: "post",
+    path: "/v1/widget/session/{id}/voice/end",
+    tags,
+    summary: "Back to chat: detach the voice call (idempotent)",
+    description: "Detaches whichever call is attached; `changed: false` when the session was already in chat.",
+    security,
+    request: { params: sessionParams },
+    responses: {
+      200: json(z.object({ sessionId: z.uuid(), channel: z.enum(["chat", "voice"]), changed: z.boolean() }).meta({ id: "WidgetVoiceEnded" }), "The session's channel now"),
+      ...errorResponses(401, 403, 404, 500, 503),
+    },
+  });
   registry.registerPath({
     method: "get",
     path: "/healthz",

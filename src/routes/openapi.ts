@@ -2,6 +2,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
 import { z } from "zod";
 import type { AppEnv } from "../env";
+import { describeInternalApi } from "./openapi-internal";
 import { describeWidgetApi } from "./openapi-widget";
 
 /** Where the document and the interactive reference are served. */
@@ -26,6 +27,7 @@ export const OPENAPI_INFO: Parameters<OpenAPIHono["getOpenAPI31Document"]>[0] = 
     { name: "Widgets", description: "Embeds: public key, allowed origins, rate limits" },
     { name: "Sessions", description: "Conversations, with transcripts and per-turn metrics" },
     { name: "Usage", description: "Tokens, turns and sessions per widget and day" },
+    { name: "Internal", description: "Service key only: the voice bot's side of a session's channel" },
     { name: "Health", description: "Probes" },
     { name: "Docs", description: "This document and its reference" },
   ],
@@ -49,6 +51,7 @@ export function serveApiDocs(app: OpenAPIHono<AppEnv>): void {
     description: "The platform key (`ADMIN_API_KEY`): creates tenants and mints their keys",
   });
   describeWidgetApi(registry);
+  describeInternalApi(registry);
   registry.registerPath({
     method: "get",
     path: OPENAPI_PATH,

@@ -27,6 +27,10 @@ import { widgetConfig } from "../sessions/widget-config";
 import type { TurnDeps } from "../turn/plan";
 import { startTurn } from "../turn/start";
 import { resumeReply } from "../turn/resume-stream";
+import { detachVoiceChannel } from "../voice/channel";
+import { transcribeGate } from "../gates/transcribe";
+import { MAX_TRANSCRIBE_BODY_BYTES, recordingTooLarge } from "../transcribe/recording";
+import { transcribeRecording, transcriptionModelFor } from "../transcribe/transcribe";
 
 /** The stores and settings a turn runs with, from the request's clients. */
 const turnDeps = ({ db, redis, config, resolveModel }: AppVariables): TurnDeps => ({ db, redis, config, resolveModel });
@@ -37,6 +41,14 @@ const turnRuntime = (c: Pick<Context<AppEnv>, "executionCtx" | "req" | "var">) =
   requestSignal: c.req.raw.signal,
   requestId: c.var.requestId,
 });
+
+const widgetBodyLimit = bodyLimit({
+  maxSize: MAX_WIDGET_BODY_BYTES,
+  onError: () => new ApiError("payload_too_large", { message: `The request body is too large (at most ${MAX_WIDGET_BODY_BYTES / 1024} KB).` }).toResponse(),
+});
+
+/** Push-to-talk recordings have a limit of their own (10 MB), in place of the API's 64 KB. */
+const isRecordingUpload = (path: string) => path.endsWith("/transcribe");
 
 /** The widget API (docs/architecture.md), mounted at `/v1/widget`. */
 export const widget = new Hono<AppEnv>()
@@ -51,14 +63,7 @@ export const widget = new Hono<AppEnv>()
       credentials: false,
     }),
   )
-  .use(
-    "*",
-    bodyLimit({
-      maxSize: MAX_WIDGET_BODY_BYTES,
-      onError: () =>
-        new ApiError("payload_too_large", { message: `The request body is too large (at most ${MAX_WIDGET_BODY_BYTES / 1024} KB).` }).toResponse(),
-    }),
-  )
+  .use("*", (c, next) => (isRecordingUpload(c.req.path) ? next() : widgetBodyLimit(c, next)))
   .use("*", clients())
 
   .get("/config", async (c) => {
@@ -126,4 +131,23 @@ export const widget = new Hono<AppEnv>()
       ),
     );
     return c.json({ sessionId: session.id, status: session.status, endedAt: session.endedAt, endedReason: session.endedReason });
+  })
+
+  // Push-to-talk: the recording's text, for the composer; no turn starts, nothing is stored.
+  .post(
+    "/session/:id/transcribe",
+    bodyLimit({ maxSize: MAX_TRANSCRIBE_BODY_BYTES, onError: () => recordingTooLarge().toResponse() }),
+    tokenGate(),
+    transcribeGate(),
+    async (c) => {
+      const model = transcriptionModelFor(c.var.template.model, c.var.config);
+      return c.json(await transcribeRecording(model, c.var.recording, { requestId: c.var.requestId, sessionId: c.var.claims.sid }));
+    },
+  )
+
+  // The visitor asks to go back to chat: detaches whichever call is attached.
+  .post("/session/:id/voice/end", tokenGate(), sessionReadGate(), async (c) => {
+    if (!c.var.session) throw new ApiError("session_not_found");
+    const state = await detachVoiceChannel(c.var.db, { sessionId: c.var.claims.sid, widgetId: c.var.claims.wid, leadId: null });
+    return c.json({ sessionId: state.sessionId, channel: state.channel, changed: state.changed });
   });

@@ -40,7 +40,7 @@ export async function openSession(
       details: vars.issues,
     });
   }
-  const presentation = { quickReplies: template.presentation.quickReplies, textInput: template.presentation.textInput };
+  const presentation = { quickReplies: template.presentation.quickReplies, textInput: template.presentation.textInput, voiceInput: template.presentation.voiceInput ?? false };
   if (resumable) {
     // The conversation goes on as it was, its variables included; the widget loads its transcript.
     const { token, expiresAt } = await signSessionToken({ sessionId: resumable.id, widgetId: widget.id }, config.sessionTokenSecret);

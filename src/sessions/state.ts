@@ -37,6 +37,7 @@ export function sessionState({ session, template, messages }: { session: ChatSes
     endedReason: session.endedReason,
     quickReplies: template?.presentation.quickReplies ?? [],
     textInput: template?.presentation.textInput ?? true,
+    voiceInput: template?.presentation.voiceInput ?? false,
     messages: messages.map((message) => visibleMessage(session.id, message)),
   };
 }

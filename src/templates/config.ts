@@ -14,6 +14,8 @@ export const modelSettingsSchema = z.object({
   api: z.enum(["responses", "chat"]).default("chat"),
   temperature: z.number().min(0).max(2).optional(),
   maxOutputTokens: z.number().int().positive().optional(),
+  /** The provider's speech-to-text model for push-to-talk (`presentation.voiceInput`). @default "whisper-1" */
+  transcriptionModelId: z.string().min(1).optional(),
 });
 export type ModelSettings = z.infer<typeof modelSettingsSchema>;
 
@@ -114,8 +116,14 @@ export type McpServer = z.infer<typeof mcpServerSchema>;
 export const presentationSchema = z.object({
   quickReplies: z.array(z.string().min(1).max(200)).max(10).default([]),
   textInput: z.boolean().default(true),
+  /**
+   * Push-to-talk: the widget shows a microphone button, and `POST /session/:id/transcribe`
+   * turns the visitor's recording into text (the template's model provider). Off by default.
+   */
+  voiceInput: z.boolean().default(false),
 });
-export type Presentation = z.infer<typeof presentationSchema>;
+/** As stored: rows written before `voiceInput` existed lack it (read as false). */
+export type Presentation = Omit<z.infer<typeof presentationSchema>, "voiceInput"> & { voiceInput?: boolean };
 
 /** A template's `pageContext.maxBytes` unless it sets one: what a page may push, as JSON, in bytes. */
 export const DEFAULT_PAGE_CONTEXT_MAX_BYTES = 4_096;
@@ -165,7 +173,7 @@ export const templateFieldsSchema = z.object({
   flow: flowSchema.nullable().default(null),
   tools: z.array(httpToolSchema).default([]),
   mcpServers: z.array(mcpServerSchema).default([]),
-  presentation: presentationSchema.default({ quickReplies: [], textInput: true }),
+  presentation: presentationSchema.default({ quickReplies: [], textInput: true, voiceInput: false }),
   /** Turns one session may run; the next answers 429 `session_limit`. 0: no cap. */
   turnsPerSession: z.number().int().min(0).max(100_000).default(50),
   /** Which context keys the visitor's page may set, and the size cap. */

@@ -1,11 +1,14 @@
 import type { Redis } from "@upstash/redis/cloudflare";
 import type { Config } from "../config";
 import type { Database } from "../db/client";
-import type { ChatMessage, Template } from "../db/schema";
+import type { Channel, ChatMessage, Template } from "../db/schema";
 import type { ModelResolver } from "../model/provider";
 
-/** The two turn routes: the model's greeting, and the reply to a visitor's message. */
-export type TurnKind = "initial" | "message";
+/**
+ * The turn routes: the model's greeting, the reply to a visitor's message, and the reply to a
+ * voice call's utterance (the service API, while voice is attached).
+ */
+export type TurnKind = "initial" | "message" | "voice";
 
 /** The visitor's message a turn answers. */
 export interface TurnUserMessage {
@@ -34,6 +37,8 @@ export interface TurnPlan {
   user?: TurnUserMessage;
   /** Page context rendered into the model's input as untrusted data (empty: none); never stored. */
   pageContext: Record<string, unknown>;
+  /** The channel the session must still be in when the opening write runs (gate 10). @default "chat" */
+  channel?: Channel;
   /** Sequential store round trips the gates waited on: the wave, plus the fence's re-reads. */
   gateRoundTrips: number;
 }

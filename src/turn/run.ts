@@ -3,7 +3,7 @@ import type { McpToolset } from "../agent/mcp";
 import { openTurn, type TurnOpening } from "../db/queries";
 import { ApiError } from "../errors";
 import type { SessionLock } from "../lock";
-import { assertSessionOpenForChat } from "../sessions/status";
+import { assertSessionOpenFor } from "../sessions/status";
 import { errorFields, log } from "../log/log";
 import { streamErrorText } from "./errors";
 import { assembleMessage, messageId, type AssistantMetadata, type ParleyChunk, type TurnStatus } from "./message";
@@ -85,7 +85,7 @@ export async function runTurn(plan: TurnPlan, deps: RunTurnDeps): Promise<void> 
       requestId: deps.requestId,
       sessionId,
       widgetId: plan.widgetId,
-      kind: plan.user ? "message" : "initial",
+      kind: plan.user ? (plan.channel === "voice" ? "voice" : "message") : "initial",
       status,
       assistantIdx: storedIdx,
       errorCode,
@@ -110,6 +110,7 @@ export async function runTurn(plan: TurnPlan, deps: RunTurnDeps): Promise<void> 
       sessionId,
       widgetId: plan.widgetId,
       expectedTurnSeq: plan.turnSeq,
+      channel: plan.channel ?? "chat",
       ...(storesUser && plan.user
         ? {
             userMessage: {
@@ -136,7 +137,7 @@ export async function runTurn(plan: TurnPlan, deps: RunTurnDeps): Promise<void> 
       stops.stop("refused");
       await model.catch(() => undefined);
       await lock.release();
-      if (opened.ok) return respond(refusal(opened.found));
+      if (opened.ok) return respond(refusal(opened.found, plan.channel ?? "chat"));
       log("error", "storing the user message failed", { requestId: deps.requestId, sessionId, ...errorFields(opened.error) });
       stream.write(start);
       errorCode = "persist_failed";
@@ -203,9 +204,9 @@ async function finishTurn(
 }
 
 /** The answer for a session that changed between the wave and the opening write (gate 10). */
-function refusal(found: TurnOpening): Response {
+function refusal(found: TurnOpening, channel: NonNullable<TurnPlan["channel"]>): Response {
   try {
-    assertSessionOpenForChat(found.session);
+    assertSessionOpenFor(found.session, channel);
   } catch (error) {
     if (error instanceof ApiError) return error.toResponse();
     throw error;

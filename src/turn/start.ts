@@ -36,8 +36,9 @@ export function startTurn(turn: GatedTurn, deps: TurnDeps, { message, waitUntil,
     history: snapshot.history,
     nextIdx: snapshot.messageCount,
     turnSeq: session.turnSeq,
-    gateRoundTrips: 1 + turn.fenceRereads,
+    gateRoundTrips: 1 + turn.fenceRereads + (turn.extraRoundTrips ?? 0),
     pageContext: turn.pageContext,
+    channel: session.channel,
     ...(message
       ? { user: { clientMessageId: message.id, text: message.text, ...(turn.storedUserIdx === undefined ? {} : { storedIdx: turn.storedUserIdx }) } }
       : {}),

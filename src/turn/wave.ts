@@ -10,8 +10,8 @@ import type { ParleyChunk } from "./message";
 export interface TurnWaveInput {
   sessionId: string;
   widgetId: string;
-  /** From `clientIpKey(request)`. */
-  ipKey: string;
+  /** From `clientIpKey(request)`; null: not rate-limited (voice turns, from the service API). */
+  ipKey: string | null;
   /** The message route's client message id (gate 12 looks it up). */
   clientMessageId?: string;
   historyLimit: number;
@@ -23,7 +23,8 @@ export interface TurnWaveInput {
 
 /** What one wave brought back, before any gate judged it. */
 export interface TurnWave {
-  rateLimit: RateLimitCount;
+  /** Null when the turn is not rate-limited (`ipKey: null`). */
+  rateLimit: RateLimitCount | null;
   /** The lock, when this request took it; `busy` when another turn holds it. */
   lock: { ok: true; lock: SessionLock } | { ok: false; reason: "busy" } | { ok: false; reason: "unavailable"; cause: unknown };
   /** The Postgres read, or the error it failed with. */
@@ -40,7 +41,7 @@ export async function readTurnWave({ db, redis }: { db: Database; redis: Redis }
   const { sessionId, widgetId, keyPrefix } = input;
   const batch = createRedisBatch(redis);
   // All three leave in this tick: one /pipeline request.
-  const rateLimit = countRateLimit(batch, { keyPrefix, bucket: "message", widgetKey: widgetId, ipKey: input.ipKey });
+  const rateLimit = input.ipKey === null ? null : countRateLimit(batch, { keyPrefix, bucket: "message", widgetKey: widgetId, ipKey: input.ipKey });
   const lock = acquireLock(batch, { sessionId, keyPrefix, ttlMs: input.lockTtlMs }).then(
     (outcome): TurnWave["lock"] =>
       outcome.ok ? { ok: true, lock: heldLock(redis, { sessionId, keyPrefix, token: outcome.token, turnSeq: outcome.turnSeq }) } : { ok: false, reason: "busy" },
@@ -85,6 +86,8 @@ export type GatedTurn =
       fenceRereads: number;
       /** The page context the turn renders for the model (allowed keys only): stored, with the message's laid over it. */
       pageContext: Record<string, unknown>;
+      /** Sequential store round trips before the wave (a voice turn's session lookup). */
+      extraRoundTrips?: number;
       /** Set when the message is stored but was never answered: it is answered now. */
       storedUserIdx?: number;
     };

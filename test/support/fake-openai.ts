@@ -27,6 +27,11 @@ import { listenOnLoopback, readBody } from "../../dev/loopback";
  * (`?since=<epoch ms>` keeps those that arrived later); `DELETE /__timings` clears them.
  * Model routes need `Authorization: Bearer <non-empty>` (401 otherwise). Non-streaming requests
  * get a 400: parley only streams.
+ *
+ * `POST /v1/audio/transcriptions` (multipart: `file`, `model`) answers `{ text }`: the audio's
+ * bytes after `say:` when they start so, else `Fake transcription of <n> bytes`; audio starting
+ * `/fail` gets HTTP 500, `/silence` an empty text. Recorded as `{ path, body: { model, fileName,
+ * fileType, bytes } }`, found by `?contains=` on the audio's first bytes.
  */
 export interface FakeOpenAIOptions {
   /** @default 0 (any free port) */
@@ -67,6 +72,7 @@ const FAIL_MID_DELTAS = 3;
 /** Timings kept for `GET /__timings`: enough for a benchmark run, bounded for a long-lived server. */
 export const MAX_TIMINGS = 20_000;
 const MODEL_ROUTES = new Set(["/v1/chat/completions", "/v1/responses"]);
+const TRANSCRIPTION_ROUTE = "/v1/audio/transcriptions";
 
 export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
   const { port = 0 } = options;
@@ -101,6 +107,10 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       }
       const since = Number(url.searchParams.get("since") ?? 0);
       sendJson(res, 200, timings.filter((t) => t.arrivedAt > since));
+      return;
+    }
+    if (req.method === "POST" && url.pathname === TRANSCRIPTION_ROUTE) {
+      await transcription(req, res);
       return;
     }
     if (req.method !== "POST" || !MODEL_ROUTES.has(url.pathname)) {
@@ -164,6 +174,40 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       }
     }
     res.end();
+  }
+
+  async function transcription(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!/^Bearer \S+/.test(req.headers.authorization ?? "")) {
+      sendError(res, 401, "invalid_request_error", "You didn't provide an API key.", "invalid_api_key");
+      return;
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
+    let form: FormData;
+    try {
+      const contentType = req.headers["content-type"] ?? "";
+      form = await new Request("http://fake-openai.local", { method: "POST", headers: { "content-type": contentType }, body: Buffer.concat(chunks) }).formData();
+    } catch {
+      sendError(res, 400, "invalid_request_error", "Could not parse multipart form.");
+      return;
+    }
+    const file = form.get("file");
+    const model = form.get("model");
+    if (!(file instanceof File) || typeof model !== "string") {
+      sendError(res, 400, "invalid_request_error", "Both `file` and `model` are required.");
+      return;
+    }
+    const audio = Buffer.from(await file.arrayBuffer()).toString("latin1");
+    recorded.push({
+      raw: audio.slice(0, 200),
+      request: { path: TRANSCRIPTION_ROUTE, body: { model, fileName: file.name, fileType: file.type, bytes: file.size } },
+    });
+    if (audio.startsWith("/fail")) {
+      sendError(res, 500, "server_error", "The server had an error while processing your request. (fake-openai /fail)");
+      return;
+    }
+    const text = audio.startsWith("/silence") ? "" : audio.startsWith("say:") ? audio.slice(4) : `Fake transcription of ${file.size} bytes`;
+    sendJson(res, 200, { text });
   }
 
   const listening = await listenOnLoopback(server, port);

@@ -9,6 +9,7 @@ const DEPLOYED_BINDINGS = {
   UPSTASH_REDIS_REST_TOKEN: "deployed-upstash-token",
   SESSION_TOKEN_SECRET: "a-deployed-session-token-secret-of-32-bytes-or-more",
   ADMIN_API_KEY: "deployed-admin-key-0123456789",
+  SERVICE_API_KEY: "deployed-service-key-0123456789",
   REDIS_KEY_PREFIX: "parley-pr-12",
 } as const;
 

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app";
 import { call, post } from "./support/app";
 import { admin, adminJson, createTemplateAndWidget, createTenant } from "./support/admin";
+import { voiceCall } from "./support/service";
 import { readChunks } from "./support/sse";
 
 type SpecData = Exclude<Parameters<Validator["validate"]>[0], string>;
@@ -68,12 +69,13 @@ describe("OpenAPI", () => {
           expect(operation.security, name).toEqual([{ tenantKey: [] }]);
           expect(Object.keys(operation.responses), name).toEqual(expect.arrayContaining(["401", "403", "500", "503"]));
         } else if (path.startsWith("/v1/widget/session/")) expect(operation.security, name).toEqual([{ sessionToken: [] }]);
+        else if (path.startsWith("/v1/internal/")) expect(operation.security, name).toEqual([{ serviceKey: [] }]);
         for (const [status, response] of Object.entries(operation.responses)) {
           if (Number(status) >= 400) expect(response.content?.["application/json"]?.schema, `${name} ${status}`).toEqual({ $ref: "#/components/schemas/Error" });
         }
       }
     }
-    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(["platformKey", "sessionToken", "tenantKey"]);
+    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(["platformKey", "serviceKey", "sessionToken", "tenantKey"]);
     expect(doc.components.schemas).toHaveProperty("TemplateConfig");
   });
 
@@ -129,6 +131,13 @@ describe("OpenAPI", () => {
     await turn.settled();
     await sample("/v1/widget/session/{id}", "get", call(`/v1/widget/session/${session.sessionId}`, { token: session.token }));
     await sample("/v1/widget/session/{id}/cancel", "post", post(`/v1/widget/session/${session.sessionId}/cancel`, { token: session.token }));
+    const voice = (action: "attach" | "detach" | "turn", json: unknown) => voiceCall(session.sessionId, action, json);
+    await sample("/v1/internal/session/{id}/voice/attach", "post", voice("attach", { leadId: "lead-openapi" }));
+    await sample("/v1/internal/session/{id}/voice/attach", "post", voice("attach", { leadId: "another-lead" }));
+    await sample("/v1/internal/session/{id}/voice/detach", "post", voice("detach", { leadId: "lead-openapi" }));
+    await sample("/v1/internal/session/{id}/voice/detach", "post", post(`/v1/internal/session/${session.sessionId}/voice/detach`, { json: { leadId: "x" } }));
+    await sample("/v1/internal/session/{id}/voice/turn", "post", voice("turn", { id: "v1", text: "hello" }));
+    await sample("/v1/widget/session/{id}/voice/end", "post", post(`/v1/widget/session/${session.sessionId}/voice/end`, { token: session.token }));
     await sample("/v1/admin/sessions", "get", admin("/sessions", { key: tenant.key }));
     await sample("/v1/admin/sessions/{id}", "get", admin(`/sessions/${session.sessionId}`, { key: tenant.key }));
     const day = new Date().toISOString().slice(0, 10);

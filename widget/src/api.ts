@@ -29,6 +29,8 @@ export interface CreatedSession {
   resumed?: boolean;
   /** The verified visitor (the identity token's `sub`); null when anonymous. */
   visitorId?: string | null;
+  /** Push-to-talk: show the microphone button. */
+  voiceInput?: boolean;
 }
 
 /** A message of `GET /session/:id`. */
@@ -45,8 +47,11 @@ export interface StoredMessage {
 export interface SessionState {
   sessionId: string;
   status: "active" | "ended";
+  /** "voice" while a call is attached: chat is paused. */
+  channel: "chat" | "voice";
   quickReplies: string[];
   textInput: boolean;
+  voiceInput?: boolean;
   messages: StoredMessage[];
 }
 
@@ -143,6 +148,18 @@ export class WidgetApi {
 
   end({ sessionId, token }: SessionCredentials): Promise<ApiResult<unknown>> {
     return this.#json(`/session/${encodeURIComponent(sessionId)}/end`, { method: "POST", headers: bearer(token) });
+  }
+
+  /** Push-to-talk: the text of a recording (no turn starts). */
+  transcribe({ sessionId, token }: SessionCredentials, audio: Blob): Promise<ApiResult<{ text: string }>> {
+    const body = new FormData();
+    body.append("audio", audio);
+    return this.#json(`/session/${encodeURIComponent(sessionId)}/transcribe`, { method: "POST", headers: bearer(token), body });
+  }
+
+  /** Back to chat: detaches the voice call. */
+  endVoice({ sessionId, token }: SessionCredentials): Promise<ApiResult<unknown>> {
+    return this.#json(`/session/${encodeURIComponent(sessionId)}/voice/end`, { method: "POST", headers: bearer(token) });
   }
 
   #json<T>(path: string, init: RequestInit): Promise<ApiResult<T>> {

@@ -2,10 +2,14 @@ import type { ApiFailure, CreatedSession, SessionCredentials, SessionState, Widg
 import { markdownToText } from "./markdown";
 import { PageContextSync } from "./page-context";
 import { applyPart, emptyReply, finishReply, replyText, segmentsFromParts, type Reply } from "./reply";
-import { CHALLENGE_FAILED, CHALLENGE_RUNNING, describeFailure, describeStreamError } from "./sentences";
+import { CHALLENGE_FAILED, CHALLENGE_RUNNING, describeFailure, describeStreamError, MICROPHONE_UNAVAILABLE, VOICE_CALL } from "./sentences";
+import { record } from "./recorder";
 import type { ConversationStore } from "./storage";
 import { readStreamParts } from "./stream-reader";
 import type { ChatView } from "./view";
+
+/** How often the widget asks whether a voice call is over, while one is attached, in ms. */
+export const VOICE_POLL_MS = 4_000;
 
 /** How long to wait before the one retry of a turn refused with `turn_in_progress`, in ms. */
 export const TURN_IN_PROGRESS_RETRY_MS = 1_500;
@@ -50,6 +54,10 @@ export class Chat {
   /** What the notice's button does. */
   #remedy: (() => void) | null = null;
   readonly #context: PageContextSync;
+  /** Set while the microphone records (push-to-talk). */
+  #recording: Promise<(() => Promise<Blob | null>) | null> | null = null;
+  /** Set while a voice call is attached: the poll that notices its end. */
+  #voicePoll = 0;
 
   constructor(options: ChatOptions) {
     this.#options = options;
@@ -116,6 +124,7 @@ export class Chat {
     this.#streaming?.abort.abort();
     this.#session = null;
     this.#options.store.clear();
+    this.#leaveVoice();
     this.#view.clearTranscript();
     this.#view.setStreaming(false);
     // The old conversation is over for the visitor even if /end does not get through.
@@ -141,6 +150,35 @@ export class Chat {
       bubble.remove();
       this.#view.restoreDraft(text);
     }
+  }
+
+  /**
+   * Push-to-talk: records while the microphone button is held, then puts the recording's text
+   * (`/transcribe`) into the input for the visitor to check and send.
+   */
+  async talk(on: boolean): Promise<void> {
+    const session = this.#session;
+    if (on === !!this.#recording || !session) return;
+    this.#view.setRecording(on);
+    if (on) {
+      this.#recording = record().catch(() => {
+        this.#recording = null;
+        this.#view.setRecording(false);
+        this.#view.showNotice({ text: MICROPHONE_UNAVAILABLE, remedy: "none" });
+        return null;
+      });
+      return;
+    }
+    const stop = await this.#recording;
+    this.#recording = null;
+    const audio = stop && (await stop());
+    const result = audio && (await this.#options.api.transcribe(session, audio));
+    if (result && result.ok) {
+      // Into the input, for the visitor to check and send (an unsent draft is kept).
+      this.#view.restoreDraft(result.value.text);
+      this.#view.focusComposer();
+    }
+    else if (result) this.#view.showNotice({ ...describeFailure(result.failure), remedy: "none" });
   }
 
   /** Asks the server to stop the reply in flight; the stream then ends as stopped. */
@@ -181,6 +219,7 @@ export class Chat {
     this.#session = { sessionId: stored.sessionId, token: stored.token };
     this.#context.sessionChanged(this.#session);
     this.#showState(result.value);
+    if (result.value.channel === "voice") this.#enterVoice();
     if (reopen) queueMicrotask(() => void this.open(false));
     // A reload mid-reply: the reply in flight (none stored after the visitor's message, or no
     // greeting yet) is streamed again from its start. No greeting and no turn in flight: write it now.
@@ -195,6 +234,7 @@ export class Chat {
   #showState(state: SessionState): void {
     this.#view.setQuickReplies(state.quickReplies);
     this.#view.setTextInput(state.textInput);
+    this.#view.setVoiceInput(!!state.voiceInput);
     for (const message of state.messages) {
       if (message.role === "user") this.#view.addUserMessage(message.text);
       else if (message.role === "assistant") {
@@ -233,6 +273,7 @@ export class Chat {
     if (created.resumed) return this.#restore({ ...this.#session, ...(visitor ? { visitor } : {}) }, false);
     this.#view.setQuickReplies(created.quickReplies);
     this.#view.setTextInput(created.textInput);
+    this.#view.setVoiceInput(!!created.voiceInput);
     this.#view.focusComposer();
     if (created.greeting) {
       this.#view.addAssistantMessage().update({ segments: [{ kind: "text", id: "greeting", text: created.greeting }], status: "complete" });
@@ -362,6 +403,10 @@ export class Chat {
         this.#refuseOrigin();
         return false;
       }
+      if (failure.code === "voice_active") {
+        this.#enterVoice();
+        return false;
+      }
     }
     const notice = describeFailure(failure);
     this.#notify(notice, () => (notice.remedy === "retry" ? void this.#retryTurn(turn, 0) : void this.newConversation()));
@@ -373,6 +418,35 @@ export class Chat {
   async #retryTurn(turn: Turn, attempt: number): Promise<void> {
     const ok = await this.#runTurn(turn, { attempt });
     if (!ok && turn.kind === "message") this.#view.restoreDraft(turn.text);
+  }
+
+  /**
+   * A voice call is attached: chat is paused, the notice says so and offers "Back to chat"
+   * (`/voice/end`); the state is polled so that chat comes back when the call ends.
+   */
+  #enterVoice(): void {
+    this.#view.setVoice(true);
+    this.#remedy = () => void this.#endVoice();
+    this.#view.showNotice({ text: VOICE_CALL, remedy: "retry", remedyLabel: "Back to chat" });
+    this.#view.announce(VOICE_CALL);
+    clearInterval(this.#voicePoll);
+    this.#voicePoll = setInterval(async () => {
+      const result = this.#session && (await this.#options.api.getSession(this.#session));
+      if (result && result.ok && result.value.channel === "chat") this.#leaveVoice();
+    }, VOICE_POLL_MS) as unknown as number;
+  }
+
+  async #endVoice(): Promise<void> {
+    const result = this.#session && (await this.#options.api.endVoice(this.#session));
+    if (result && result.ok) this.#leaveVoice();
+    else this.#enterVoice();
+  }
+
+  #leaveVoice(): void {
+    clearInterval(this.#voicePoll);
+    this.#view.setVoice(false);
+    this.#view.showNotice(null);
+    this.#view.focusComposer();
   }
 
   #notify(notice: ReturnType<typeof describeFailure>, remedy: () => void): void {

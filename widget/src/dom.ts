@@ -42,4 +42,5 @@ export const ICONS = {
   send: "M4 12l16-8-6 16-2.5-6.5L4 12z",
   stop: "M8 8h8v8H8z",
   restart: "M4 12a8 8 0 1 0 2.4-5.7M4 4v4h4",
+  mic: "M12 3a3 3 0 0 0-3 3v6a3 3 0 0 0 6 0V6a3 3 0 0 0-3-3zM5 11a7 7 0 0 0 14 0M12 18v3",
 } as const;

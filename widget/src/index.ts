@@ -110,6 +110,7 @@ function start(): void {
       close: () => chat.close(true),
       send: (text) => void chat.send(text),
       stop: () => void chat.stop(),
+      talk: (on) => void chat.talk(on),
       newConversation: () => void chat.newConversation(),
       remedy: () => chat.remedy(),
     });

@@ -1,5 +1,11 @@
 import type { ApiFailure } from "./api";
 
+/** Push-to-talk without a microphone (none, or the visitor refused it). */
+export const MICROPHONE_UNAVAILABLE = "The microphone isn't available.";
+
+/** Shown while a voice call is attached to the conversation. */
+export const VOICE_CALL = "Voice call in progress.";
+
 /** What the visitor can do about a failure: retry the same request, or start a new conversation. */
 export type Remedy = "retry" | "new-conversation" | "none";
 
@@ -27,6 +33,9 @@ export function describeFailure(failure: ApiFailure): Notice {
       return { text: "This conversation has expired.", remedy: "new-conversation" };
     case "turn_in_progress":
       return { text: "The assistant is still answering. Please wait a moment and try again.", remedy: "retry" };
+    case "transcription_failed":
+    case "payload_too_large":
+      return { text: "That recording couldn't be transcribed. Please try again.", remedy: "none" };
     case "voice_active":
       return { text: "This conversation is in a call right now; chat is paused.", remedy: "none" };
     case "widget_inactive":

@@ -164,6 +164,7 @@ svg { width: 22px; height: 22px; fill: none; stroke: currentColor; stroke-width:
 .send svg { width: 18px; height: 18px; }
 .send.stop svg { fill: currentColor; }
 .send:disabled { opacity: .55; cursor: default; }
+.send[aria-pressed="true"] { background: #c62828; }
 .footer { margin: 0; padding: 0 12px 8px; text-align: center; font-size: 11px; color: var(--parley-muted); }
 .sr-only { position: absolute; width: 1px; height: 1px; margin: -1px; padding: 0; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; border: 0; }
 

@@ -10,6 +10,8 @@ export interface ViewEvents {
   close(): void;
   send(text: string): void;
   stop(): void;
+  /** Push-to-talk: the microphone button was pressed (true) or let go (false). */
+  talk(on: boolean): void;
   newConversation(): void;
   /** The remedy button of the current notice was pressed. */
   remedy(): void;
@@ -44,9 +46,11 @@ export class ChatView {
   readonly #composer: HTMLFormElement;
   readonly #input: HTMLTextAreaElement;
   readonly #send: HTMLButtonElement;
+  readonly #mic: HTMLButtonElement;
   readonly #announcer: HTMLElement;
   #streaming = false;
   #textInput = true;
+  #voice = false;
 
   constructor(host: HTMLElement, { title }: { title: string }, events: ViewEvents) {
     this.#events = events;
@@ -69,7 +73,12 @@ export class ChatView {
     this.#quick = h("div", { class: "quick", role: "group", "aria-label": "Suggested replies", hidden: true });
     this.#input = h("textarea", { rows: "1", "aria-label": "Message", placeholder: "Type a message…", maxlength: "4000", enterkeyhint: "send" });
     this.#send = h("button", { type: "submit", class: "send" });
-    this.#composer = h("form", { class: "composer" }, this.#input, this.#send);
+    this.#mic = h("button", { type: "button", class: "send", "aria-label": "Hold to talk", "aria-pressed": "false", hidden: true }, icon(ICONS.mic));
+    // Held (pointer), or pressed once to start and once to stop (keyboard: a click without a pointer).
+    this.#mic.addEventListener("pointerdown", () => events.talk(true));
+    for (const end of ["pointerup", "pointerleave"]) this.#mic.addEventListener(end, () => events.talk(false));
+    this.#mic.addEventListener("click", (event) => event.detail || events.talk(this.#mic.ariaPressed !== "true"));
+    this.#composer = h("form", { class: "composer" }, this.#input, this.#mic, this.#send);
     this.#announcer = h("div", { class: "sr-only", role: "status", "aria-live": "polite" });
 
     this.#panel = h(
@@ -169,6 +178,23 @@ export class ChatView {
     this.#streaming = streaming;
     this.#log.setAttribute("aria-busy", String(streaming));
     this.#renderSendButton();
+    this.#renderQuickReplies();
+  }
+
+  /** Shows the microphone button (`voiceInput` of the template). */
+  setVoiceInput(enabled: boolean): void {
+    this.#mic.hidden = !enabled;
+  }
+
+  /** While recording, the microphone button is pressed. */
+  setRecording(recording: boolean): void {
+    this.#mic.ariaPressed = String(recording);
+  }
+
+  /** While a voice call is attached: the input, Send and quick replies are disabled. */
+  setVoice(voice: boolean): void {
+    this.#voice = voice;
+    this.#input.disabled = this.#send.disabled = this.#mic.disabled = voice;
     this.#renderQuickReplies();
   }
 
@@ -272,7 +298,7 @@ export class ChatView {
   #renderQuickReplies(): void {
     const buttons = this.#quick.querySelectorAll("button");
     this.#quick.hidden = buttons.length === 0;
-    buttons.forEach((button) => (button.disabled = this.#streaming));
+    buttons.forEach((button) => (button.disabled = this.#streaming || this.#voice));
   }
 
   #fitInput(): void {
