@@ -49,6 +49,8 @@ export function templateView(template: Template): z.infer<typeof templateSchema>
     mcpServers: template.mcpServers,
     presentation: template.presentation,
     turnsPerSession: template.turnsPerSession,
+    clientTools: template.clientTools,
+    pendingTimeoutSeconds: template.pendingTimeoutSeconds,
     version: template.version,
     createdAt: iso(template.createdAt),
     updatedAt: iso(template.updatedAt),

@@ -14,6 +14,7 @@ import {
 } from "drizzle-orm/pg-core";
 import type { UIMessage } from "ai";
 import type {
+  ClientTool,
   Flow,
   HttpTool,
   McpServer,
@@ -46,6 +47,10 @@ export const templates = pgTable(
     presentation: jsonb("presentation").$type<Presentation>().notNull().default({ quickReplies: [], textInput: true }),
     /** Turns one session may run (its `turn_seq`); then 429 `session_limit`. 0: no cap. */
     turnsPerSession: integer("turns_per_session").notNull().default(50),
+    /** Tools the visitor's browser runs (`Parley.onToolCall`). */
+    clientTools: jsonb("client_tools").$type<ClientTool[]>().notNull().default([]),
+    /** Seconds an approval or a client tool call waits for its answer. */
+    pendingTimeoutSeconds: integer("pending_timeout_seconds").notNull().default(600),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
     /** Bumped by every admin update: the `ETag` that `If-Match` is checked against. */
@@ -160,6 +165,12 @@ export interface MessageMetadata {
   error?: string;
   /** The template's static greeting, stored at session create. */
   greeting?: boolean;
+  /**
+   * Set while the reply waits for the visitor: an approval or a client tool's result
+   * (docs/architecture.md, "Waiting for the visitor"). An answer after `expiresAt` (ISO 8601)
+   * tells the model it timed out; `clientCalls` are the tool call ids the browser must answer.
+   */
+  awaiting?: { expiresAt: string; clientCalls: string[] };
 }
 
 export const chatMessages = pgTable(
@@ -242,7 +253,7 @@ export const turnUsage = pgTable(
     templateId: uuid("template_id"),
     /** The assistant message the turn stored; null when it stored none (failed before any output). */
     messageIdx: integer("message_idx"),
-    kind: text("kind", { enum: ["initial", "message"] }).notNull(),
+    kind: text("kind", { enum: ["initial", "message", "approval", "tool_result"] }).notNull(),
     /** As `data-turn-end` reported it: `completed`, `canceled` or `failed`. */
     status: text("status", { enum: ["completed", "canceled", "failed"] }).notNull(),
     model: text("model").notNull(),

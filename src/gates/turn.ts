@@ -9,6 +9,8 @@ import { fenceSnapshot } from "../turn/fence";
 import { replayChunks } from "../turn/replay";
 import type { TurnKind } from "../turn/plan";
 import { readSnapshot, readTurnWave, type GatedTurn, type TurnWave, type TurnWaveInput } from "../turn/wave";
+import { answeredCallPattern } from "../turn/pending";
+import type { AnswerVariables } from "./answer-body";
 import type { MessageVariables } from "./body";
 import { assertOriginAllowed, pageOrigin } from "../sessions/origin";
 import type { TokenVariables } from "./token";
@@ -24,9 +26,10 @@ export interface TurnVariables {
  * A refusal after the lock was taken releases it, off the response path.
  */
 export const turnGate = (kind: TurnKind) =>
-  createMiddleware<GateEnv<TokenVariables & Partial<MessageVariables> & TurnVariables>>(async function turnGate(c, next) {
+  createMiddleware<GateEnv<TokenVariables & Partial<MessageVariables> & Partial<AnswerVariables> & TurnVariables>>(async function turnGate(c, next) {
     const { db, redis, config, claims } = c.var;
     const clientMessageId = kind === "message" ? c.var.message?.id : undefined;
+    const partsContaining = c.var.answer ? answeredCallPattern(c.var.answer) : undefined;
     const input: TurnWaveInput = {
       sessionId: claims.sid,
       widgetId: claims.wid,
@@ -35,6 +38,7 @@ export const turnGate = (kind: TurnKind) =>
       lockTtlMs: config.lockLeaseMs,
       keyPrefix: config.redisKeyPrefix,
       ...(clientMessageId === undefined ? {} : { clientMessageId }),
+      ...(partsContaining === undefined ? {} : { partsContaining }),
     };
     const wave = await readTurnWave({ db, redis }, input);
     try {

@@ -6,6 +6,8 @@ import { endSession, getSessionState } from "../db/queries";
 import type { AppEnv, AppVariables } from "../env";
 import { ApiError } from "../errors";
 import {
+  answerGate,
+  approvalGate,
   createBodyGate,
   MAX_WIDGET_BODY_BYTES,
   messageGate,
@@ -13,6 +15,7 @@ import {
   sessionCreateGate,
   sessionReadGate,
   tokenGate,
+  toolResultGate,
   turnGate,
 } from "../gates";
 import { requestCancel } from "../lock";
@@ -79,6 +82,14 @@ export const widget = new Hono<AppEnv>()
 
   .post("/session/:id/message", tokenGate(), messageGate(), turnGate("message"), (c) =>
     startTurn(c.var.turn, turnDeps(c.var), { ...turnRuntime(c), message: c.var.message }),
+  )
+
+  .post("/session/:id/approval", tokenGate(), approvalGate(), turnGate("approval"), answerGate(), (c) =>
+    startTurn(c.var.turn, turnDeps(c.var), { ...turnRuntime(c), continued: c.var.continued }),
+  )
+
+  .post("/session/:id/tool-result", tokenGate(), toolResultGate(), turnGate("tool_result"), answerGate(), (c) =>
+    startTurn(c.var.turn, turnDeps(c.var), { ...turnRuntime(c), continued: c.var.continued }),
   )
 
   .post("/session/:id/cancel", tokenGate(), sessionReadGate(), async (c) => {
