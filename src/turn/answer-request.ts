@@ -27,7 +27,10 @@ export const toolResultBody = z
     /** The `toolCallId` of the stream's `tool-input-available` part. */
     toolCallId: callId("toolCallId"),
     /** Any JSON value: what the model reads as the tool's result. */
-    output: z.json({ error: "output is required: any JSON value (use null for none)" }),
+    output: z
+      .unknown()
+      .refine((output) => output !== undefined, "output is required: any JSON value (use null for none)")
+      .meta({ description: "Any JSON value: what the model reads as the tool's result" }),
   })
   .superRefine((body, ctx) => refineStorableJson(body.output, ctx, ["output"]));
 export type ToolResultBody = z.infer<typeof toolResultBody>;

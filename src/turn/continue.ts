@@ -50,7 +50,8 @@ export function continueWaitingReply(
       : { approved: answer.approved, ...(answer.reason === undefined ? {} : { reason: answer.reason }) };
     answered = applyDecision(message.parts as never, answer.approvalId, decision);
   } else {
-    const found = lookupClientCall(message, answer.toolCallId);
+    const clientToolNames = new Set((snapshot.template?.clientTools ?? []).map((tool) => tool.name));
+    const found = lookupClientCall(message, answer.toolCallId, clientToolNames);
     if (found.found === "none") {
       throw new ApiError("tool_call_not_found", { message: `No call "${answer.toolCallId}" of a client tool in this session.` });
     }

@@ -100,12 +100,21 @@ export type ToolCallLookup =
   | { found: "answered"; answer: { output?: unknown; errorText?: string } }
   | { found: "none" };
 
-export function lookupClientCall(message: Pick<ChatMessage, "parts" | "metadata"> | null, toolCallId: string): ToolCallLookup {
+/**
+ * `clientToolNames`: the template's client tools. A settled message no longer lists its client
+ * calls, so a call of a tool by that name counts as one too (for the 409 of a repeated answer).
+ */
+export function lookupClientCall(
+  message: Pick<ChatMessage, "parts" | "metadata"> | null,
+  toolCallId: string,
+  clientToolNames: ReadonlySet<string>,
+): ToolCallLookup {
   if (!message) return { found: "none" };
   const part = toolParts(message.parts as Part[]).find((p) => p.toolCallId === toolCallId);
-  const wasClientCall = (awaitingOf(message)?.clientCalls ?? []).includes(toolCallId);
+  const wasClientCall = part !== undefined && ((awaitingOf(message)?.clientCalls ?? []).includes(toolCallId) || clientToolNames.has(toolNameOf(part)));
   if (!part || !wasClientCall) return { found: "none" };
   if (pendingClientCalls(message).has(toolCallId)) return { found: "pending", toolName: toolNameOf(part) };
+  if (part.state !== "output-available" && part.state !== "output-error") return { found: "none" };
   return {
     found: "answered",
     answer: part.state === "output-error" ? { errorText: part.errorText ?? "" } : { output: part.output },
