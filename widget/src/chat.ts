@@ -1,10 +1,10 @@
-import type { ApiFailure, CreatedSession, SessionCredentials, SessionState, WidgetApi } from "./api";
+import type { ApiFailure, CreatedSession, SessionCredentials, SessionState, TurnRequest, WidgetApi } from "./api";
 import { markdownToText } from "./markdown";
 import { applyPart, emptyReply, finishReply, replyText, segmentsFromParts, type Reply } from "./reply";
 import { CHALLENGE_FAILED, CHALLENGE_RUNNING, describeFailure, describeStreamError } from "./sentences";
 import type { ConversationStore } from "./storage";
 import { readStreamParts } from "./stream-reader";
-import type { ChatView } from "./view";
+import type { ChatView, MessageView } from "./view";
 
 /** How long to wait before the one retry of a turn refused with `turn_in_progress`, in ms. */
 export const TURN_IN_PROGRESS_RETRY_MS = 1_500;
@@ -28,9 +28,17 @@ export interface ChatOptions {
   solveChallenge(siteKey: string, container: HTMLElement): Promise<string>;
   /** The widget cannot work here (origin not allowed, unknown key): remove it and say why. */
   disable(reason: string): void;
+  /** The page's client tool handlers, by tool name. */
+  toolHandlers: Map<string, ToolHandler>;
 }
 
-type Turn = { kind: "initial" } | { kind: "message"; id: string; text: string };
+type Turn = TurnRequest;
+
+/** A handler of a client tool (`Parley.onToolCall`): its arguments in, its JSON result out. */
+export type ToolHandler = (args: unknown) => unknown;
+
+/** The widget's own limit on a tool result, a little under the server's 16 KB. */
+const MAX_TOOL_RESULT_CHARS = 16_000;
 
 /**
  * One visitor's conversation with a widget: creates the session on first open, restores it
@@ -47,6 +55,8 @@ export class Chat {
   #streaming: { abort: AbortController; stopRequested: boolean } | null = null;
   /** What the notice's button does. */
   #remedy: (() => void) | null = null;
+  /** The last assistant reply: an approval or a tool result continues it in its bubble. */
+  #last: { bubble: MessageView; reply: Reply } | null = null;
 
   constructor(options: ChatOptions) {
     this.#options = options;
@@ -108,6 +118,7 @@ export class Chat {
     this.#session = null;
     this.#options.store.clear();
     this.#view.clearTranscript();
+    this.#last = null;
     this.#view.setStreaming(false);
     // The old conversation is over for the visitor even if /end does not get through.
     if (session) await this.#options.api.end(session);
@@ -126,6 +137,12 @@ export class Chat {
       }
     }
     const turn: Turn = { kind: "message", id: newMessageId(), text };
+    // Writing instead of deciding denies a pending approval (the server tells the model): the card stops asking.
+    const last = this.#last;
+    if (last) {
+      last.reply = { ...last.reply, segments: last.reply.segments.map((s) => (s.kind === "tool" && s.approval?.state === "pending" ? { ...s, approval: { ...s.approval, state: "denied" } } : s)) };
+      last.bubble.update(last.reply);
+    }
     const bubble = this.#view.addUserMessage(text);
     const ok = await this.#runTurn(turn);
     if (!ok) {
@@ -142,6 +159,30 @@ export class Chat {
     const result = await this.#options.api.cancel(this.#session);
     // Without the server's word the stream would go on: stop reading it here.
     if (!result.ok) streaming.abort.abort();
+  }
+
+  /** Approve or Deny on an approval card: the reply goes on in its bubble. */
+  decide(approvalId: string, approved: boolean): void {
+    void this.#runTurn({ kind: "approval", approvalId, approved });
+  }
+
+  /**
+   * Answers the first call of this page's tools the last reply waits for, with the page's
+   * handler (`Parley.onToolCall`), or with an error the model can read when there is none: a
+   * conversation never hangs on the browser.
+   */
+  async #answerTools(): Promise<void> {
+    const call = this.#last?.reply.segments.find((s) => s.kind === "tool" && !s.done && !s.approval);
+    if (call?.kind !== "tool") return;
+    const handler = this.#options.toolHandlers.get(call.name);
+    let output: unknown;
+    try {
+      output = handler ? await handler(call.input ?? {}) : { error: `This page has no handler for the tool "${call.name}".` };
+      if ((JSON.stringify(output) ?? "").length > MAX_TOOL_RESULT_CHARS) output = { error: `The page's result for "${call.name}" is too large.` };
+    } catch (error) {
+      output = { error: error instanceof Error ? error.message : String(error) };
+    }
+    await this.#runTurn({ kind: "tool-result", toolCallId: call.id, output: output ?? null });
   }
 
   /** The notice's button: retry, or start a new conversation. */
@@ -178,7 +219,10 @@ export class Chat {
       if (message.role === "user") this.#view.addUserMessage(message.text);
       else if (message.role === "assistant") {
         const status = message.status === "canceled" ? "stopped" : message.status === "interrupted" ? "cut" : "complete";
-        this.#view.addAssistantMessage().update({ segments: segmentsFromParts(message.parts), status });
+        const reply: Reply = { segments: segmentsFromParts(message.parts), status, ended: true };
+        const bubble = this.#view.addAssistantMessage();
+        bubble.update(reply);
+        this.#last = { bubble, reply };
       }
     }
   }
@@ -269,17 +313,18 @@ export class Chat {
     this.#streaming = streaming;
     this.#view.showNotice(null);
     this.#view.setStreaming(true);
-    const bubble = this.#view.addAssistantMessage();
+    const last = turn.kind === "approval" || turn.kind === "tool-result" ? this.#last : null;
+    const bubble = last?.bubble ?? this.#view.addAssistantMessage();
 
     const result = await this.#options.api.startTurn(session, turn, streaming.abort.signal);
     if (!result.ok) {
-      bubble.remove();
+      if (!last) bubble.remove();
       this.#streaming = null;
       this.#view.setStreaming(false);
       return this.#turnRefused(turn, result.failure, { quietConflict, attempt });
     }
 
-    let reply: Reply = emptyReply();
+    let reply: Reply = last ? { ...last.reply, status: "streaming", ended: false, awaitingTools: false } : emptyReply();
     let frame = 0;
     const render = () => {
       frame = 0;
@@ -303,7 +348,9 @@ export class Chat {
     if (!reply.segments.length && reply.status === "failed") bubble.remove();
 
     this.#streaming = null;
+    this.#last = { bubble, reply };
     this.#view.setStreaming(false);
+    if (reply.awaitingTools) void this.#answerTools();
     const text = replyText(reply);
     if (reply.status === "failed") {
       const sentence = describeStreamError(reply.errorText ?? "");

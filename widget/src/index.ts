@@ -4,7 +4,7 @@
  * page queued before it loaded. Nothing else becomes global.
  */
 import { WidgetApi } from "./api";
-import { Chat } from "./chat";
+import { Chat, type ToolHandler } from "./chat";
 import { findOwnScript, readOptions, type WidgetOptions } from "./options";
 import { ConversationStore } from "./storage";
 import { textColorOn } from "./styles";
@@ -27,6 +27,11 @@ export interface ParleyApi {
   open(): void;
   close(): void;
   newConversation(): void;
+  /**
+   * Answers the calls of client tool `name` (declared by the template): `handler` gets the
+   * model's arguments and returns (or resolves) the JSON result. A later call replaces it.
+   */
+  onToolCall(name: string, handler: ToolHandler): void;
 }
 
 type QueuedCall = [name: string, args: unknown[]];
@@ -55,6 +60,7 @@ function start(): void {
   const queued = (existing as Stub | undefined)?.q ?? [];
   const store = new ConversationStore(options.publicKey);
   const boot: Required<BootOptions> = { templateVars: { ...options.templateVars }, metadata: {} };
+  const toolHandlers = new Map<string, ToolHandler>();
 
   let host: HTMLElement | null = null;
   /** Until the launcher is mounted (the config call still in flight), page calls wait in the queue. */
@@ -65,6 +71,7 @@ function start(): void {
     store,
     publicKey: options.publicKey,
     sessionInput: () => ({ templateVars: { ...boot.templateVars }, metadata: { ...boot.metadata } }),
+    toolHandlers,
     solveChallenge: async (siteKey, container) => runChallenge(await loadTurnstile(options.turnstileScript), container, siteKey),
     disable(reason) {
       console.error(reason);
@@ -82,6 +89,7 @@ function start(): void {
     open: () => whenMounted("open", () => void chat.open()),
     close: () => whenMounted("close", () => chat.close(false)),
     newConversation: () => whenMounted("newConversation", () => void chat.newConversation()),
+    onToolCall: (name, handler) => void toolHandlers.set(name, handler),
   };
   window.Parley = api;
 
@@ -104,6 +112,7 @@ function start(): void {
       stop: () => void chat.stop(),
       newConversation: () => void chat.newConversation(),
       remedy: () => chat.remedy(),
+      decide: (approvalId, approved) => chat.decide(approvalId, approved),
     });
     chat.attach(view);
     document.body.append(host);
