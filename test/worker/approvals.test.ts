@@ -1,5 +1,8 @@
+import type { LanguageModelV4Prompt, LanguageModelV4StreamPart } from "@ai-sdk/provider";
 import { sql } from "drizzle-orm";
+import { MockLanguageModelV4, simulateReadableStream } from "ai/test";
 import { describe, expect, inject, it } from "vitest";
+import { createApp } from "../../src/app";
 import { chatMessages, type MessageMetadata } from "../../src/db/schema";
 import { lockKey } from "../../src/lock";
 import { DEFAULT_MAX_RESPONSE_BYTES, type HttpTool } from "../../src/templates/config";
@@ -217,6 +220,65 @@ describe("a tool that needs approval", () => {
     const approved = await streamed("approval", session, { approvalId: approvalRequest(first).approvalId, approved: true });
     expect(dataOf(approved, "tool-output-available")).toHaveLength(1);
     expect(turnEnd(approved)).toMatchObject({ status: "completed" });
+  });
+});
+
+describe("two calls waiting in one reply", () => {
+  it("stores the first answer without calling the model, and goes on once the last is in", async () => {
+    const prompts: LanguageModelV4Prompt[] = [];
+    const usage = { inputTokens: { total: 1, noCache: 1, cacheRead: undefined, cacheWrite: undefined }, outputTokens: { total: 1, text: 1, reasoning: undefined } };
+    const model = new MockLanguageModelV4({
+      doStream: async ({ prompt }) => {
+        prompts.push(prompt);
+        const chunks: LanguageModelV4StreamPart[] =
+          prompts.length === 1
+            ? [
+                { type: "tool-call", toolCallId: "c1", toolName: "cancel_order", input: '{"orderId":"A1"}' },
+                { type: "tool-call", toolCallId: "c2", toolName: "get_cart", input: "{}" },
+                { type: "finish", finishReason: { unified: "tool-calls", raw: undefined }, usage },
+              ]
+            : [
+                { type: "text-start", id: "x" },
+                { type: "text-delta", id: "x", delta: "Both done." },
+                { type: "text-end", id: "x" },
+                { type: "finish", finishReason: { unified: "stop", raw: undefined }, usage },
+              ];
+        return { stream: simulateReadableStream({ chunks }) };
+      },
+    });
+    const app = createApp({ resolveModel: () => model });
+    const key = crypto.randomUUID();
+    const fixture = await createWidget({
+      template: { tools: [cancelOrder(key)], clientTools: [{ name: "get_cart", description: "cart", inputSchema: { type: "object", properties: {} } }] },
+    });
+    const session = await createSession(fixture);
+    const run = async (path: string, json: unknown) => {
+      const { res, settled } = await post(`/v1/widget/session/${session.sessionId}/${path}`, { token: session.token, json, app });
+      expect(res.status).toBe(200);
+      const chunks = await readChunks(res);
+      await settled();
+      return chunks;
+    };
+
+    const first = await run("message", { id: "m1", text: "cancel A1 and check my cart" });
+    expect(turnEnd(first)).toEqual({ status: "awaiting_approval", assistantIdx: 1 });
+    const { approvalId } = approvalRequest(first);
+
+    const decided = await run("approval", { approvalId, approved: true });
+    // The cart is still unanswered: the decision is stored, nothing runs, the model is not asked.
+    expect(decided.map((c) => c.type)).toEqual(["start", "tool-approval-response", "data-turn-end", "finish"]);
+    expect(turnEnd(decided)).toEqual({ status: "awaiting_tool_result", assistantIdx: 1 });
+    expect(prompts).toHaveLength(1);
+    expect(await toolRuns(key)).toBe(0);
+
+    const answered = await run("tool-result", { toolCallId: "c2", output: { items: [] } });
+    expect(dataOf(answered, "tool-output-available").map((c) => c.toolCallId).sort()).toEqual(["c1", "c2"]);
+    expect(textOf(answered)).toBe("Both done.");
+    expect(turnEnd(answered)).toEqual({ status: "completed", assistantIdx: 1 });
+    expect(await toolRuns(key)).toBe(1);
+    // The model's second call saw both calls with their results.
+    const results = prompts[1]!.flatMap((m) => (m.role === "tool" ? m.content.filter((p) => p.type === "tool-result").map((p) => p.toolCallId) : []));
+    expect(results.sort()).toEqual(["c1", "c2"]);
   });
 });
 
