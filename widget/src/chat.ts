@@ -177,10 +177,11 @@ export class Chat {
     const handler = this.#options.toolHandlers.get(call.name);
     let output: unknown;
     try {
-      output = handler ? await handler(call.input ?? {}) : { error: `This page has no handler for the tool "${call.name}".` };
-      if ((JSON.stringify(output) ?? "").length > MAX_TOOL_RESULT_CHARS) output = { error: `The page's result for "${call.name}" is too large.` };
+      if (!handler) throw new Error(`This page has no handler for the tool "${call.name}".`);
+      output = await handler(call.input ?? {});
+      if ((JSON.stringify(output) ?? "").length > MAX_TOOL_RESULT_CHARS) throw new Error(`The page's result for "${call.name}" is too large.`);
     } catch (error) {
-      output = { error: error instanceof Error ? error.message : String(error) };
+      output = { error: String(error) };
     }
     await this.#runTurn({ kind: "tool-result", toolCallId: call.id, output: output ?? null });
   }
