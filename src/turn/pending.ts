@@ -33,6 +33,8 @@ export interface Decision {
 export const APPROVAL_TIMED_OUT = "The visitor did not decide in time; the approval request expired and the tool was not run.";
 /** What the model is told of a pending approval when the visitor wrote a new message instead. */
 export const APPROVAL_SUPERSEDED = "The visitor sent a new message instead of deciding; the tool was not run.";
+/** What the model is told of an approved call whose turn stopped (a cancel, the deadline) before it ran to its end. */
+export const APPROVED_CALL_UNFINISHED = "The call was approved, but the reply stopped before it finished; it may not have run.";
 /** What the model is told of a client tool call answered after `awaiting.expiresAt`. */
 export const TOOL_RESULT_TIMED_OUT = "The visitor's browser did not answer in time; the call expired without a result.";
 /** What the model is told of an unanswered client tool call when the visitor wrote a new message instead. */
@@ -162,13 +164,18 @@ export function applyToolAnswer(
  * reason the model reads. Null when nothing was pending.
  */
 export function supersede(message: ChatMessage): ChatMessage | null {
-  if (awaitingStatus(message) === null) return null;
+  // A decided approval whose turn stopped before the tool ran is settled too: no call without a result.
+  const unfinished = toolParts(message.parts as Part[]).some((part) => part.state === "approval-responded");
+  if (awaitingStatus(message) === null && !unfinished) return null;
   const clientCalls = pendingClientCalls(message);
   const parts = (message.parts as Part[]).map((part) => {
     if (!isToolPart(part)) return part;
     const tool = part as unknown as ToolPart;
     if (tool.state === "approval-requested") {
       return { ...tool, state: "output-denied", approval: { ...tool.approval!, approved: false, reason: APPROVAL_SUPERSEDED } } as unknown as Part;
+    }
+    if (tool.state === "approval-responded") {
+      return (tool.approval?.approved ? { ...tool, state: "output-error", errorText: APPROVED_CALL_UNFINISHED } : { ...tool, state: "output-denied" }) as unknown as Part;
     }
     if (clientCalls.has(tool.toolCallId)) return { ...tool, state: "output-error", errorText: TOOL_RESULT_SUPERSEDED } as unknown as Part;
     return part;

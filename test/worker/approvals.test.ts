@@ -10,7 +10,7 @@ import type { ParleyChunk } from "../../src/turn/message";
 import { APPROVAL_SUPERSEDED, APPROVAL_TIMED_OUT } from "../../src/turn/pending";
 import { call, post, stores } from "./support/app";
 import { createSession, createWidget, storedMessages, type TestSession } from "./support/fixtures";
-import { dataOf, readChunks, textOf } from "./support/sse";
+import { dataOf, readChunks, StreamReader, textOf } from "./support/sse";
 
 const PREFIX = "(parley local dev model)";
 const OPENAI = () => ({ OPENAI_API_KEY: "test-key", OPENAI_BASE_URL: inject("openaiBaseUrl") });
@@ -334,6 +334,29 @@ describe("the replayed history, as an OpenAI-compatible provider checks it", () 
     const wire = request!.body.messages.filter((m) => m.role !== "system");
     expect(wire.map((m) => m.role)).toEqual(["user", "assistant", "tool", "user"]);
     expect(wire[2]).toMatchObject({ tool_call_id: wire[1]!.tool_calls![0]!.id, content: expect.stringContaining(APPROVAL_SUPERSEDED) });
+  });
+
+  it("settles an approved call whose reply was canceled while the tool ran, so the next turn's history is accepted", async () => {
+    const slow: HttpTool = { ...cancelOrder("unused"), request: { method: "GET", url: `${inject("toolServerUrl")}/slow?ms=3000`, headers: {} } };
+    const session = await createSession(await createWidget({ template: { model: { provider: "openai", modelId: "gpt-test", api: "chat" }, tools: [slow] } }));
+    const marker = crypto.randomUUID();
+    const first = await message(session, '/tool cancel_order {"orderId":"A1"}', OPENAI());
+    const approving = await turn("approval", session, { approvalId: approvalRequest(first).approvalId, approved: true }, OPENAI());
+    expect(approving.res.status).toBe(200);
+    const reader = new StreamReader(approving.res);
+    await reader.until((chunks) => chunks.some((c) => c.type === "tool-approval-response"));
+    const cancel = await post(`/v1/widget/session/${session.sessionId}/cancel`, { token: session.token });
+    expect(await cancel.res.json()).toMatchObject({ turnInFlight: true });
+    const chunks = await reader.toEnd();
+    await Promise.all([approving.settled(), cancel.settled()]);
+    expect(turnEnd(chunks)).toMatchObject({ status: "canceled" });
+
+    const next = await message(session, `did it work? ${marker}`, OPENAI());
+    expect(turnEnd(next)).toMatchObject({ status: "completed" });
+    expect(textOf(next)).toBe(`Fake OpenAI reply to: did it work? ${marker}`);
+    const [request] = await openaiRequests(`did it work? ${marker}`);
+    const wire = request!.body.messages.filter((m) => m.role !== "system");
+    expect(wire.map((m) => m.role)).toEqual(["user", "assistant", "tool", "user"]);
   });
 
   it("is what the fake itself refuses: a call without its result answers 400", async () => {
