@@ -19,6 +19,8 @@ export const DEMO_IDS = {
   identityTemplate: "00000000-0000-4000-8000-000000000004",
   identityWidget: "00000000-0000-4000-8000-000000000105",
   membersWidget: "00000000-0000-4000-8000-000000000106",
+  approvalsTemplate: "00000000-0000-4000-8000-000000000005",
+  approvalsWidget: "00000000-0000-4000-8000-000000000107",
   tenantKey: "00000000-0000-4000-8000-000000000201",
 } as const;
 
@@ -66,7 +68,8 @@ const DEMO_TENANT = "tenant_local_demo";
 
 /**
  * Upserts the local demo: widgets `pk_local_demo` (LLM greeting), `pk_local_static` (fixed
- * greeting), `pk_local_tools` (a two-node flow with an HTTP tool and an MCP server) and
+ * greeting), `pk_local_tools` (a two-node flow with an HTTP tool and an MCP server),
+ * `pk_local_approvals` (a tool the visitor approves, and a tool the shop page answers) and
  * `pk_local_turnstile` (the static greeting behind a Turnstile challenge, with Cloudflare's
  * always-pass test keys).
  */
@@ -151,6 +154,36 @@ export async function seedDemo({ databaseUrl, port, shopOrigins = [], model, dem
       ],
       presentation: { quickReplies: [], textInput: true },
     },
+    {
+      id: DEMO_IDS.approvalsTemplate,
+      tenantId: DEMO_TENANT,
+      name: "Local demo (approvals and page tools)",
+      model,
+      instructions:
+        "You are the order assistant of {shopName}. Cancel an order with cancel_order when asked (the visitor approves it first). " +
+        "For questions about the visitor's cart, call get_cart: the shop page answers it.",
+      greeting: "Hi! I can cancel an order (after you approve it) and tell you what is in your cart.",
+      variables: [{ name: "shopName", required: false, default: "the parley demo shop", maxLength: 100 }],
+      secrets: { DEMO_API_KEY },
+      tools: [
+        {
+          name: "cancel_order",
+          description: "Cancels one of the visitor's orders. The visitor approves each call.",
+          inputSchema: { type: "object", properties: { orderId: { type: "string" } }, required: ["orderId"] },
+          request: { method: "POST", url: `${demoApiUrl}/orders/{args.orderId}/cancel`, headers: { "x-api-key": "{secret.DEMO_API_KEY}" } },
+          timeoutMs: 5_000,
+          maxResponseBytes: 65_536,
+          needsApproval: true,
+        },
+      ],
+      clientTools: [
+        { name: "get_cart", description: "The items in the visitor's cart, as the shop page knows them.", inputSchema: { type: "object", properties: {} } },
+        // No demo page answers it: the widget replies with an error the model reads.
+        { name: "get_wishlist", description: "The visitor's wish list, if the page keeps one.", inputSchema: { type: "object", properties: {} } },
+      ],
+      // The scripted dev model's directives (README "The scripted dev model"); real models take plain words.
+      presentation: { quickReplies: ['/tool cancel_order {"orderId":"A-1001"}', "/tool get_cart"], textInput: true },
+    },
   ];
   try {
     await db.insert(tenants).values({ id: DEMO_TENANT, name: "Local demo merchant" }).onConflictDoNothing();
@@ -162,6 +195,7 @@ export async function seedDemo({ databaseUrl, port, shopOrigins = [], model, dem
       { id: DEMO_IDS.llmWidget, templateId: DEMO_IDS.llmTemplate, publicKey: "pk_local_demo", ...noTurnstile },
       { id: DEMO_IDS.staticWidget, templateId: DEMO_IDS.staticTemplate, publicKey: "pk_local_static", ...noTurnstile },
       { id: DEMO_IDS.toolsWidget, templateId: DEMO_IDS.toolsTemplate, publicKey: "pk_local_tools", ...noTurnstile },
+      { id: DEMO_IDS.approvalsWidget, templateId: DEMO_IDS.approvalsTemplate, publicKey: "pk_local_approvals", ...noTurnstile },
       {
         id: DEMO_IDS.turnstileWidget,
         templateId: DEMO_IDS.staticTemplate,

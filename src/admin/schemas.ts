@@ -243,7 +243,7 @@ export const sessionPageSchema = page(sessionSchema, "SessionPage");
 
 export const turnMetricsSchema = z
   .object({
-    kind: z.enum(["initial", "message"]),
+    kind: z.enum(["initial", "message", "approval", "tool_result"]),
     status: z.enum(["completed", "canceled", "failed"]),
     messageIdx: z.number().int().nullable().meta({ description: "The assistant message it stored; null when none" }),
     model: z.string(),

@@ -13,8 +13,8 @@ const UNCONDITIONAL_ATTEMPTS = 3;
 
 /** The stored template's configuration, as the schema reads it. */
 function configOf(template: Template): Record<keyof TemplateConfig, unknown> {
-  const { name, instructions, greeting, initialTurnInstruction, model, variables, secrets, flow, tools, mcpServers, presentation, turnsPerSession } = template;
-  return { name, instructions, greeting, initialTurnInstruction, model, variables, secrets, flow, tools, mcpServers, presentation, turnsPerSession, pageContext: template.pageContext };
+  const { name, instructions, greeting, initialTurnInstruction, model, variables, secrets, flow, tools, mcpServers, presentation, turnsPerSession, clientTools, pendingTimeoutSeconds } = template;
+  return { name, instructions, greeting, initialTurnInstruction, model, variables, secrets, flow, tools, mcpServers, presentation, turnsPerSession, pageContext: template.pageContext, clientTools, pendingTimeoutSeconds };
 }
 
 /** The template with `patch` applied: fields replace, secrets merge (null removes one). */

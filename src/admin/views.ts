@@ -50,6 +50,8 @@ export function templateView(template: Template): z.infer<typeof templateSchema>
     presentation: { ...template.presentation, voiceInput: template.presentation.voiceInput ?? false },
     turnsPerSession: template.turnsPerSession,
     pageContext: template.pageContext,
+    clientTools: template.clientTools,
+    pendingTimeoutSeconds: template.pendingTimeoutSeconds,
     version: template.version,
     createdAt: iso(template.createdAt),
     updatedAt: iso(template.updatedAt),

@@ -128,7 +128,9 @@ export async function loadMcpTools({
         continue;
       }
       owners.set(definition.name, server.name);
-      tools[definition.name] = connection.tool(definition);
+      const candidate = connection.tool(definition);
+      const needsApproval = server.needsApproval === true || (Array.isArray(server.needsApproval) && server.needsApproval.includes(definition.name));
+      tools[definition.name] = needsApproval ? { ...candidate, needsApproval: true } : candidate;
     }
   });
 

@@ -1,7 +1,7 @@
-import { tool, type ToolSet } from "ai";
+import { jsonSchema, tool, type JSONSchema7, type ToolSet } from "ai";
 import { z } from "zod";
 import type { Template } from "../db/schema";
-import { TRANSITION_TOOL_PREFIX, type HttpTool } from "../templates/config";
+import { TRANSITION_TOOL_PREFIX, type ClientTool, type HttpTool } from "../templates/config";
 import { httpTool, type HttpToolContext } from "./http-tool";
 
 /** The flow position of one turn; transition tools move it. */
@@ -46,7 +46,11 @@ export function buildToolset({
     if (name in tools || name.startsWith(TRANSITION_TOOL_PREFIX)) dropped.push(name);
     else tools[name] = candidate;
   };
-  template.tools.forEach((definition: HttpTool) => offer(definition.name, httpTool(definition, httpContext)));
+  template.tools.forEach((definition: HttpTool) => {
+    const candidate = httpTool(definition, httpContext);
+    offer(definition.name, definition.needsApproval ? { ...candidate, needsApproval: true } : candidate);
+  });
+  template.clientTools.forEach((definition) => offer(definition.name, clientTool(definition)));
   Object.entries(mcpTools).forEach(([name, candidate]) => offer(name, candidate));
   if (dropped.length) console.warn("tools dropped on a name clash", { templateId: template.id, tools: dropped });
 
@@ -77,6 +81,14 @@ export function buildToolset({
       return [...new Set([...own, ...global, ...moves])];
     },
   };
+}
+
+/**
+ * A tool the visitor's browser runs: no `execute`, so `streamText` ends the turn at its call and
+ * the widget's result continues it (docs/architecture.md, "Waiting for the visitor").
+ */
+function clientTool(definition: ClientTool): ToolSet[string] {
+  return tool({ description: definition.description, inputSchema: jsonSchema<Record<string, unknown>>(definition.inputSchema as JSONSchema7) });
 }
 
 /** The current node's transitions, spelled out for the system prompt. */

@@ -58,6 +58,8 @@ export interface TurnSnapshot {
   existingUserMessage: ChatMessage | null;
   /** The message right after `existingUserMessage`, if any. */
   replyToExisting: ChatMessage | null;
+  /** Approval and tool-result routes: the latest message whose parts contain `partsContaining`. */
+  messageWithCall: ChatMessage | null;
 }
 
 /**
@@ -67,11 +69,13 @@ export interface TurnSnapshot {
  */
 export async function getTurnSnapshot(
   db: Database,
-  { sessionId, widgetId, historyLimit, clientMessageId }: {
+  { sessionId, widgetId, historyLimit, clientMessageId, partsContaining }: {
     sessionId: string;
     widgetId: string;
     historyLimit: number;
     clientMessageId?: string;
+    /** A JSON value the parts must contain (`@>`), e.g. `[{ "toolCallId": "…" }]`. */
+    partsContaining?: unknown;
   },
 ): Promise<TurnSnapshot> {
   const sessionTemplateId = db
@@ -84,7 +88,8 @@ export async function getTurnSnapshot(
     .select({ idx: chatMessages.idx })
     .from(chatMessages)
     .where(and(eq(chatMessages.sessionId, sessionId), eq(chatMessages.clientMessageId, clientId)));
-  const [widgetRows, sessionRows, templateRows, historyRows, countRows, existingRows, replyRows, tokenRows] = await db.batch([
+  const containing = partsContaining === undefined ? sql`false` : sql`${chatMessages.parts} @> ${JSON.stringify(partsContaining)}::jsonb`;
+  const [widgetRows, sessionRows, templateRows, historyRows, countRows, existingRows, replyRows, tokenRows, callRows] = await db.batch([
     db.select().from(widgets).where(eq(widgets.id, widgetId)).limit(1),
     db
       .select()
@@ -123,6 +128,12 @@ export async function getTurnSnapshot(
           sql`exists (select 1 from ${widgets} where ${widgets.id} = ${widgetId} and ${widgets.dailyTokenBudget} is not null)`,
         ),
       ),
+    db
+      .select()
+      .from(chatMessages)
+      .where(and(eq(chatMessages.sessionId, sessionId), containing))
+      .orderBy(desc(chatMessages.idx))
+      .limit(1),
   ]);
   return {
     widget: widgetRows[0] ?? null,
@@ -133,6 +144,7 @@ export async function getTurnSnapshot(
     existingUserMessage: existingRows[0] ?? null,
     replyToExisting: replyRows[0] ?? null,
     widgetTokensToday: tokenRows[0]?.tokens ?? 0,
+    messageWithCall: callRows[0] ?? null,
   };
 }
 

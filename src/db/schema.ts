@@ -15,6 +15,7 @@ import {
 } from "drizzle-orm/pg-core";
 import type { UIMessage } from "ai";
 import type {
+  ClientTool,
   Flow,
   HttpTool,
   McpServer,
@@ -51,6 +52,10 @@ export const templates = pgTable(
     turnsPerSession: integer("turns_per_session").notNull().default(50),
     /** Which context keys a page may set (`allowedKeys`), and their cap as JSON (`maxBytes`). */
     pageContext: jsonb("page_context").$type<PageContextSettings>().notNull().default({ allowedKeys: [], maxBytes: DEFAULT_PAGE_CONTEXT_MAX_BYTES }),
+    /** Tools the visitor's browser runs (`Parley.onToolCall`). */
+    clientTools: jsonb("client_tools").$type<ClientTool[]>().notNull().default([]),
+    /** Seconds an approval or a client tool call waits for its answer. */
+    pendingTimeoutSeconds: integer("pending_timeout_seconds").notNull().default(600),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
     /** Bumped by every admin update: the `ETag` that `If-Match` is checked against. */
@@ -190,6 +195,12 @@ export interface MessageMetadata {
   error?: string;
   /** The template's static greeting, stored at session create. */
   greeting?: boolean;
+  /**
+   * Set while the reply waits for the visitor: an approval or a client tool's result
+   * (docs/architecture.md, "Waiting for the visitor"). An answer after `expiresAt` (ISO 8601)
+   * tells the model it timed out; `clientCalls` are the tool call ids the browser must answer.
+   */
+  awaiting?: { expiresAt: string; clientCalls: string[] };
 }
 
 export const chatMessages = pgTable(
@@ -272,7 +283,7 @@ export const turnUsage = pgTable(
     templateId: uuid("template_id"),
     /** The assistant message the turn stored; null when it stored none (failed before any output). */
     messageIdx: integer("message_idx"),
-    kind: text("kind", { enum: ["initial", "message"] }).notNull(),
+    kind: text("kind", { enum: ["initial", "message", "approval", "tool_result"] }).notNull(),
     /** As `data-turn-end` reported it: `completed`, `canceled` or `failed`. */
     status: text("status", { enum: ["completed", "canceled", "failed"] }).notNull(),
     model: text("model").notNull(),

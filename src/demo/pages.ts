@@ -20,6 +20,12 @@ export const DEMO_WIDGETS = [
   { slug: "static", publicKey: "pk_local_static", name: "Static greeting", about: "A fixed greeting shows at once." },
   { slug: "tools", publicKey: "pk_local_tools", name: "Flow and tools", about: "Two flow nodes, an HTTP tool and an MCP server. Try: /tool get_order_status {\"orderId\":\"A1\"}" },
   {
+    slug: "approvals",
+    publicKey: "pk_local_approvals",
+    name: "Approvals and page tools",
+    about: "cancel_order runs only once you approve it; get_cart is answered by this page (Parley.onToolCall).",
+  },
+  {
     slug: "turnstile",
     publicKey: "pk_local_turnstile",
     name: "Turnstile",
@@ -148,10 +154,14 @@ export function renderDemoPage(
   (function (w, names) {
     var p = (w.Parley = w.Parley || { q: [] });
     names.forEach(function (n) { p[n] = p[n] || function () { p.q.push([n, [].slice.call(arguments)]); }; });
-  })(window, ["boot", "open", "close", "newConversation", "setContext"]);
+  })(window, ["boot", "open", "close", "newConversation", "setContext", "onToolCall"]);
   Parley.boot({ metadata: { page: location.pathname }${bootIdentity} });
   // Page context: what the assistant may know about this page (the template's allow-list decides).
   Parley.setContext({ page: location.pathname, cart: [] });
+  // The shop's cart, for the client tool get_cart (templates that declare it call it here).
+  Parley.onToolCall("get_cart", function () {
+    return { items: [{ sku: "P-100", name: "Travel mug", quantity: 2, price: "12.50 EUR" }], total: "25.00 EUR" };
+  });
 </script>
 <!-- The snippet a merchant pastes. -->
 <script src="${apiOrigin}/widget.js" data-public-key="${publicKey}" data-title="${escapeAttribute(title)}" data-var-shop-name="Northwind Goods"${extra}${turnstileScript ? ` data-turnstile-script="${escapeAttribute(turnstileScript)}"` : ""} async></script>

@@ -5,3 +5,5 @@ export { sessionCreateGate, type SessionCreateVariables } from "./session-create
 export { sessionReadGate, type SessionReadVariables } from "./session-read";
 export { tokenGate, type TokenVariables } from "./token";
 export { turnGate, type TurnVariables } from "./turn";
+export { answerGate, type ContinuedTurnVariables } from "./answer";
+export { approvalGate, toolResultGate, type AnswerVariables } from "./answer-body";

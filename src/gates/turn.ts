@@ -12,6 +12,8 @@ import { replayChunks } from "../turn/replay";
 import type { TurnKind } from "../turn/plan";
 import { readSnapshot, readTurnWave, type GatedTurn, type TurnWave, type TurnWaveInput } from "../turn/wave";
 import { turnContext, type PageContext } from "../page-context/context";
+import { answeredCallPattern } from "../turn/pending";
+import type { AnswerVariables } from "./answer-body";
 import type { MessageVariables } from "./body";
 import { assertOriginAllowed, pageOrigin } from "../sessions/origin";
 import type { TokenVariables } from "./token";
@@ -27,9 +29,10 @@ export interface TurnVariables {
  * A refusal after the lock was taken releases it, off the response path.
  */
 export const turnGate = (kind: Exclude<TurnKind, "voice">) =>
-  createMiddleware<GateEnv<TokenVariables & Partial<MessageVariables> & TurnVariables>>(async function turnGate(c, next) {
+  createMiddleware<GateEnv<TokenVariables & Partial<MessageVariables> & Partial<AnswerVariables> & TurnVariables>>(async function turnGate(c, next) {
     const clientMessageId = kind === "message" ? c.var.message?.id : undefined;
     const messageContext = kind === "message" ? c.var.message?.context : undefined;
+    const partsContaining = c.var.answer ? answeredCallPattern(c.var.answer) : undefined;
     c.set(
       "turn",
       await gateTurn(c.var, {
@@ -40,6 +43,7 @@ export const turnGate = (kind: Exclude<TurnKind, "voice">) =>
         waitUntil: (work) => c.executionCtx.waitUntil(work),
         ...(clientMessageId === undefined ? {} : { clientMessageId }),
         ...(messageContext === undefined ? {} : { messageContext }),
+        ...(partsContaining === undefined ? {} : { partsContaining }),
       }),
     );
     await next();
@@ -51,12 +55,14 @@ export const turnGate = (kind: Exclude<TurnKind, "voice">) =>
  */
 export async function gateTurn(
   { db, redis, config }: { db: Database; redis: Redis; config: Config },
-  { kind, request, sessionId, widgetId, clientMessageId, messageContext, waitUntil, extraRoundTrips = 0 }: {
+  { kind, request, sessionId, widgetId, clientMessageId, partsContaining, messageContext, waitUntil, extraRoundTrips = 0 }: {
     kind: TurnKind;
     request: Request;
     sessionId: string;
     widgetId: string;
     clientMessageId?: string;
+    /** An answer turn's pattern for the stored reply holding the call it answers (gate 17). */
+    partsContaining?: TurnWaveInput["partsContaining"];
     /** The message's own page `context`, for this turn only. */
     messageContext?: PageContext;
     waitUntil: (work: Promise<unknown>) => void;
@@ -72,6 +78,7 @@ export async function gateTurn(
     lockTtlMs: config.lockLeaseMs,
     keyPrefix: config.redisKeyPrefix,
     ...(clientMessageId === undefined ? {} : { clientMessageId }),
+    ...(partsContaining === undefined ? {} : { partsContaining }),
   };
   const wave = await readTurnWave({ db, redis }, input);
   try {

@@ -17,7 +17,7 @@ export function sessionIdParam(value: string | undefined): string {
 
 /**
  * The voice turn's gates: the session's widget (the service API names sessions by id alone; one
- * Neon round trip before the wave), then the turn wave and gates 3–15 as for `/message`, with
+ * Neon round trip before the wave), then the turn wave and gates 3–16 as for `/message`, with
  * gate 8 reversed (voice must be attached: 409 `voice_not_attached`) and no rate limit (gate 5).
  */
 export const voiceTurnGate = () =>

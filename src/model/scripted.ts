@@ -39,8 +39,11 @@ export interface ScriptedModelOptions {
  *   `{}`): no text, one tool call, finish reason `tool-calls`. When the prompt ends with the
  *   tool's result (the next step, after `streamText` ran the tool), it answers in one sentence
  *   quoting the result: "The tool <name> returned: <result>." (JSON compact, text as is) or
- *   "The tool <name> failed: <error>.". A name outside `[A-Za-z0-9_.-]` or arguments that are not
- *   a JSON object get a one-line usage hint and no call;
+ *   "The tool <name> failed: <error>.", or for a call the visitor denied "The tool <name> was not
+ *   run: <reason>.". With a tool that needs approval or a client tool the turn ends waiting, and
+ *   the answer's turn (the prompt then ends with the call's result) gets that sentence: this is
+ *   how the dev model drives approvals and client tools. A name outside `[A-Za-z0-9_.-]` or
+ *   arguments that are not a JSON object get a one-line usage hint and no call;
  * - `/tool-loop <name> <json args>` — same grammar, but calls the tool in every step and never
  *   answers, to show the per-turn step limit at work: the turn engine stops after `MAX_STEPS`
  *   (20) steps and reports `tool_cycle_limit` (`src/turn/run.ts`).

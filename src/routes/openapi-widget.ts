@@ -3,6 +3,7 @@ import { z } from "zod";
 import { errorBodySchema } from "../admin/schemas";
 import { createSessionBody } from "../sessions/request";
 import { DEMO_PAGE_PATHS } from "./demo";
+import { approvalBody, toolResultBody } from "../turn/answer-request";
 import { messageBody } from "../turn/request";
 import { pushContextBody } from "../page-context/request";
 
@@ -209,6 +210,28 @@ export function describeWidgetApi(registry: ApiRegistry): void {
       200: json(pageContextPushedSchema, "Applied, or ignored as stale"),
       ...errorResponses(400, 401, 403, 404, 410, 413, 429, 500, 503),
     },
+  });
+  registry.registerPath({
+    method: "post",
+    path: "/v1/widget/session/{id}/approval",
+    tags,
+    summary: "Approve or deny a tool call the reply waits on, and stream the reply going on",
+    description:
+      "The same gates as a message turn (lock included). `approvalId` is the stream's `tool-approval-request`. An approved tool runs; a denied one is reported to the model with `reason`; after the template's `pendingTimeoutSeconds` the model is told the request timed out. 404 `approval_not_found`; 409 `already_decided` with `details.decision`.",
+    security,
+    request: { params: sessionParams, body: { required: true, content: { "application/json": { schema: approvalBody } } } },
+    responses: { 200: uiMessageStream, ...errorResponses(400, 401, 403, 404, 409, 410, 413, 429, 500, 503) },
+  });
+  registry.registerPath({
+    method: "post",
+    path: "/v1/widget/session/{id}/tool-result",
+    tags,
+    summary: "Answer a client tool call the reply waits on, and stream the reply going on",
+    description:
+      "The same gates as a message turn (lock included). `toolCallId` is the stream's `tool-input-available` of a client tool; `output` is any JSON of at most 16 KB (413 otherwise). After the template's `pendingTimeoutSeconds` the model is told the call timed out. 404 `tool_call_not_found`; 409 `already_answered` with `details.answer`.",
+    security,
+    request: { params: sessionParams, body: { required: true, content: { "application/json": { schema: toolResultBody } } } },
+    responses: { 200: uiMessageStream, ...errorResponses(400, 401, 403, 404, 409, 410, 413, 429, 500, 503) },
   });
   registry.registerPath({
     method: "post",

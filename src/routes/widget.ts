@@ -8,6 +8,8 @@ import { ApiError } from "../errors";
 import {
   contextBodyGate,
   contextPushGate,
+  answerGate,
+  approvalGate,
   createBodyGate,
   MAX_WIDGET_BODY_BYTES,
   messageGate,
@@ -15,6 +17,7 @@ import {
   sessionCreateGate,
   sessionReadGate,
   tokenGate,
+  toolResultGate,
   turnGate,
 } from "../gates";
 import { requestCancel } from "../lock";
@@ -111,6 +114,13 @@ export const widget = new Hono<AppEnv>()
       ...turnRuntime(c),
     });
   })
+  .post("/session/:id/approval", tokenGate(), approvalGate(), turnGate("approval"), answerGate(), (c) =>
+    startTurn(c.var.turn, turnDeps(c.var), { ...turnRuntime(c), continued: c.var.continued }),
+  )
+
+  .post("/session/:id/tool-result", tokenGate(), toolResultGate(), turnGate("tool_result"), answerGate(), (c) =>
+    startTurn(c.var.turn, turnDeps(c.var), { ...turnRuntime(c), continued: c.var.continued }),
+  )
 
   .post("/session/:id/cancel", tokenGate(), sessionReadGate(), async (c) => {
     if (!c.var.session) throw new ApiError("session_not_found");

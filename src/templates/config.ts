@@ -54,6 +54,8 @@ export const httpToolSchema = z.object({
   timeoutMs: z.number().int().positive().max(60_000).default(10_000),
   /** Largest response body passed to the model, in bytes. @default DEFAULT_MAX_RESPONSE_BYTES (65536) */
   maxResponseBytes: z.number().int().positive().max(1_048_576).default(DEFAULT_MAX_RESPONSE_BYTES),
+  /** The visitor approves each call before it runs (AI SDK `needsApproval`). @default false */
+  needsApproval: z.boolean().optional(),
 });
 export type HttpTool = z.infer<typeof httpToolSchema>;
 
@@ -110,8 +112,22 @@ export const mcpServerSchema = z.object({
   headers: z.record(z.string(), z.string()).default({}),
   /** When set, only these tools of the server are offered. */
   allowedTools: z.array(z.string()).optional(),
+  /** The server's tools the visitor approves before each call: `true` for all, or their names. @default false */
+  needsApproval: z.union([z.boolean(), z.array(z.string())]).optional(),
 });
 export type McpServer = z.infer<typeof mcpServerSchema>;
+
+/** A tool the visitor's browser runs: the widget answers its calls (`Parley.onToolCall`). */
+export const clientToolSchema = z.object({
+  name: identifier,
+  description: z.string().min(1),
+  /** JSON Schema of the arguments the model must send. */
+  inputSchema: z.record(z.string(), z.unknown()).default({ type: "object", properties: {} }),
+});
+export type ClientTool = z.infer<typeof clientToolSchema>;
+
+/** How long a pending approval or client tool call waits for its answer, in seconds. */
+export const DEFAULT_PENDING_TIMEOUT_SECONDS = 600;
 
 export const presentationSchema = z.object({
   quickReplies: z.array(z.string().min(1).max(200)).max(10).default([]),
@@ -178,6 +194,13 @@ export const templateFieldsSchema = z.object({
   turnsPerSession: z.number().int().min(0).max(100_000).default(50),
   /** Which context keys the visitor's page may set, and the size cap. */
   pageContext: pageContextSettingsSchema.default({ allowedKeys: [], maxBytes: DEFAULT_PAGE_CONTEXT_MAX_BYTES }),
+  /** Tools the visitor's browser runs; the turn waits for the widget's result. */
+  clientTools: z.array(clientToolSchema).default([]),
+  /**
+   * Seconds an approval request or a client tool call waits for its answer; a later answer tells
+   * the model it timed out. @default DEFAULT_PENDING_TIMEOUT_SECONDS (600)
+   */
+  pendingTimeoutSeconds: z.number().int().min(1).max(86_400).default(DEFAULT_PENDING_TIMEOUT_SECONDS),
 });
 
 /** The checks across a template's fields: unique names, reserved tool names, storable text. */
@@ -186,9 +209,17 @@ export function checkTemplate(template: z.output<typeof templateFieldsSchema>, c
   uniqueNames(template.variables, "variables", ctx);
   uniqueNames(template.tools, "tools", ctx);
   uniqueNames(template.mcpServers, "mcpServers", ctx);
+  uniqueNames(template.clientTools, "clientTools", ctx);
   template.tools.forEach((tool, i) => {
     if (tool.name.startsWith(TRANSITION_TOOL_PREFIX)) {
       ctx.addIssue({ code: "custom", path: ["tools", i, "name"], message: `"${TRANSITION_TOOL_PREFIX}" names are reserved for flow transitions` });
+    }
+  });
+  const httpNames = new Set(template.tools.map((tool) => tool.name));
+  template.clientTools.forEach((tool, i) => {
+    if (httpNames.has(tool.name)) ctx.addIssue({ code: "custom", path: ["clientTools", i, "name"], message: `an HTTP tool is already named "${tool.name}"` });
+    if (tool.name.startsWith(TRANSITION_TOOL_PREFIX)) {
+      ctx.addIssue({ code: "custom", path: ["clientTools", i, "name"], message: `"${TRANSITION_TOOL_PREFIX}" names are reserved for flow transitions` });
     }
   });
 }

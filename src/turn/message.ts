@@ -1,7 +1,9 @@
 import { readUIMessageStream, type UIMessage, type UIMessageChunk } from "ai";
 
-/** How a turn ended, as the stream's `data-turn-end` reports it. */
-export type TurnStatus = "completed" | "failed" | "canceled";
+/** How the model's part of a turn ended. */
+export type ModelTurnStatus = "completed" | "failed" | "canceled";
+/** How a turn ended, as the stream's `data-turn-end` reports it: also waiting for the visitor. */
+export type TurnStatus = ModelTurnStatus | "awaiting_approval" | "awaiting_tool_result";
 
 /** The custom `data-*` parts of parley's stream (docs/architecture.md, "The stream"). */
 export type TurnDataParts = {
@@ -25,11 +27,12 @@ export function messageId(sessionId: string, idx: number): string {
 }
 
 /**
- * The message an AI SDK client assembles from `chunks` (its own reader): what parley stores.
+ * The message an AI SDK client assembles from `chunks` (its own reader): what parley stores;
+ * `continued` is the stored message a continued turn goes on with.
  * Consecutive deltas of one text or reasoning part are joined first — the same message, but the
  * reader clones the whole message at every chunk, so a reply of N deltas would cost N clones.
  */
-export async function assembleMessage(chunks: ParleyChunk[]): Promise<ParleyUIMessage> {
+export async function assembleMessage(chunks: ParleyChunk[], continued?: ParleyUIMessage): Promise<ParleyUIMessage> {
   const joined = joinDeltas(chunks);
   const stream = new ReadableStream<ParleyChunk>({
     start(controller) {
@@ -38,8 +41,9 @@ export async function assembleMessage(chunks: ParleyChunk[]): Promise<ParleyUIMe
     },
   });
   let last: ParleyUIMessage | undefined;
-  for await (const message of readUIMessageStream<ParleyUIMessage>({ stream, onError: () => {} })) last = message;
-  return last ?? { id: "", role: "assistant", parts: [] };
+  // A continued reply (after an approval or a client tool's result) grows the stored message.
+  for await (const message of readUIMessageStream<ParleyUIMessage>({ stream, onError: () => {}, ...(continued ? { message: continued } : {}) })) last = message;
+  return last ?? continued ?? { id: "", role: "assistant", parts: [] };
 }
 
 /** `chunks` with each run of consecutive text (or reasoning) deltas of one part made one delta. */

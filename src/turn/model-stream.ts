@@ -93,7 +93,14 @@ export async function streamModel(
     messages: await modelMessages({
       sessionId,
       history: plan.history,
-      appendUserText: plan.user ? (plan.user.storedIdx === undefined ? plan.user.text : undefined) : kickoffText(template, promptVars),
+      // A continued turn's history already ends with the answered call: nothing is appended.
+      appendUserText: plan.continuation
+        ? undefined
+        : plan.user
+          ? plan.user.storedIdx === undefined
+            ? plan.user.text
+            : undefined
+          : kickoffText(template, promptVars),
       pageContext: plan.pageContext,
     }),
     tools: toolset.tools,
@@ -113,6 +120,9 @@ export async function streamModel(
   let finishReason: FinishReason | undefined;
   let firstTokenAt: number | null = null;
   let toolCalls = 0;
+  // Calls that wait for the visitor (an approval, a client tool): the turn ends at them, no error.
+  const clientToolNames = new Set(template.clientTools.map((tool) => tool.name));
+  const waiting = new Set<string>();
   const redactChunk = chunkRedactor(redactor);
   const reader = toUIMessageStream<ToolSet, ParleyUIMessage>({
     stream: result.stream,
@@ -129,7 +139,12 @@ export async function streamModel(
       }
       if (value.type === "error") failed = true;
       if (firstTokenAt === null && FIRST_TOKEN_CHUNKS.has(value.type)) firstTokenAt = Date.now();
-      if (value.type === "tool-input-available") toolCalls++;
+      if (value.type === "tool-input-available") {
+        toolCalls++;
+        if (clientToolNames.has(value.toolName)) waiting.add(value.toolCallId);
+      }
+      if (value.type === "tool-approval-request") waiting.add(value.toolCallId);
+      if (value.type === "tool-output-available" || value.type === "tool-output-error" || value.type === "tool-output-denied") waiting.delete(value.toolCallId);
       redactChunk(value).forEach(send);
       const transition = value.type === "tool-output-available" ? toolset.transitions.get(value.toolCallId) : undefined;
       if (transition) send({ type: "data-node-transition", data: transition });
@@ -147,7 +162,7 @@ export async function streamModel(
   const usage = await Promise.resolve(result.totalUsage).catch(() => undefined);
   const timing = { timeToFirstTokenMs: firstTokenAt === null ? null : firstTokenAt - startedAt, durationMs: Date.now() - startedAt };
   const ended = { finishReason, usage, node: state.node, abortReason, stepUsage, toolCalls, ...timing };
-  if (!failed && !abortReason && finishReason === "tool-calls") {
+  if (!failed && !abortReason && finishReason === "tool-calls" && waiting.size === 0) {
     send({ type: "error", errorText: streamErrorText("tool_cycle_limit") });
     return { failed: true, errorCode: "tool_cycle_limit", ...ended };
   }

@@ -1,13 +1,16 @@
 import type { LanguageModelUsage } from "ai";
 import type { Database } from "../db/client";
+import { saveContinuedReply, saveReplySettling } from "../db/pending-queries";
 import { saveReply, touchSession } from "../db/queries";
 import type { MessageMetadata } from "../db/schema";
-import type { ParleyUIMessage, TurnStatus } from "./message";
+import type { ModelTurnStatus, ParleyUIMessage, TurnStatus } from "./message";
 import type { ModelOutcome } from "./model-stream";
 import type { TurnPlan } from "./plan";
 
 const STORED_STATUS: Record<TurnStatus, MessageMetadata["status"]> = {
   completed: "complete",
+  awaiting_approval: "complete",
+  awaiting_tool_result: "complete",
   canceled: "canceled",
   failed: "interrupted",
 };
@@ -24,7 +27,7 @@ export class TurnOvertakenError extends Error {
 }
 
 /** How the model part of a turn ended, as `data-turn-end` reports it. */
-export function turnStatus(outcome: ModelOutcome): TurnStatus {
+export function turnStatus(outcome: ModelOutcome): ModelTurnStatus {
   if (outcome.abortReason === "cancel") return "canceled";
   return outcome.failed || outcome.abortReason ? "failed" : "completed";
 }
@@ -37,12 +40,14 @@ export function turnStatus(outcome: ModelOutcome): TurnStatus {
  */
 export async function storeReply(
   db: Database,
-  { plan, idx, reply, outcome, status }: {
+  { plan, idx, reply, outcome, status, awaiting }: {
     plan: TurnPlan;
     idx: number;
     reply: ParleyUIMessage;
     outcome: ModelOutcome;
     status: TurnStatus;
+    /** Set when the reply ends waiting for the visitor. */
+    awaiting?: MessageMetadata["awaiting"];
   },
 ): Promise<number | null> {
   const hasContent = reply.parts.some((part) => part.type !== "step-start");
@@ -59,12 +64,19 @@ export async function storeReply(
     ...(outcome.finishReason ? { finishReason: outcome.finishReason } : {}),
     ...(outcome.usage ? { usage: pickUsage(outcome.usage) } : {}),
     ...(errorCode ? { error: errorCode } : {}),
+    ...(awaiting ? { awaiting } : {}),
   };
-  const saved = await saveReply(db, {
-    message: { sessionId: plan.sessionId, idx, role: "assistant", text: textOf(reply), parts: finished(reply.parts), metadata },
+  const write = {
+    message: { sessionId: plan.sessionId, idx, role: "assistant" as const, text: textOf(reply), parts: finished(reply.parts), metadata },
     currentNode: outcome.node,
     expectedTurnSeq: plan.turnSeq,
-  });
+  };
+  const { superseded } = plan;
+  const saved = plan.continuation
+    ? await saveContinuedReply(db, write)
+    : superseded
+      ? await saveReplySettling(db, { ...write, settled: { idx: superseded.idx, parts: superseded.parts, metadata: superseded.metadata } })
+      : await saveReply(db, write);
   if (!saved) throw new TurnOvertakenError(plan.sessionId);
   return idx;
 }

@@ -1,5 +1,6 @@
 import type { ChatMessage, MessageMetadata } from "../db/schema";
 import { messageId, type ParleyChunk, type ParleyUIMessage, type TurnStatus } from "./message";
+import { awaitingStatus } from "./pending";
 
 const STATUS_OF: Record<MessageMetadata["status"], TurnStatus> = {
   complete: "completed",
@@ -23,7 +24,7 @@ export function replayChunks({
 }): ParleyChunk[] {
   const metadata = { sessionId, idx: reply?.idx ?? userIdx + 1 };
   const parts = (reply?.parts ?? []) as ParleyUIMessage["parts"];
-  const status = reply ? STATUS_OF[(reply.metadata as Partial<MessageMetadata>).status ?? "complete"] : "failed";
+  const status = reply ? (awaitingStatus(reply) ?? STATUS_OF[(reply.metadata as Partial<MessageMetadata>).status ?? "complete"]) : "failed";
   return [
     { type: "start", messageId: messageId(sessionId, metadata.idx), messageMetadata: metadata },
     { type: "data-user-committed", data: { idx: userIdx }, transient: true },
@@ -50,6 +51,12 @@ function partChunks(part: ParleyUIMessage["parts"][number], id: string): ParleyC
     const chunks: ParleyChunk[] = [
       { type: "tool-input-available", toolCallId: tool.toolCallId, toolName, input: tool.input, ...dynamic },
     ];
+    const approval = (tool as { approval?: { id: string; approved?: boolean; reason?: string } }).approval;
+    if (approval) chunks.push({ type: "tool-approval-request", approvalId: approval.id, toolCallId: tool.toolCallId });
+    if (approval?.approved !== undefined) {
+      chunks.push({ type: "tool-approval-response", approvalId: approval.id, approved: approval.approved, ...(approval.reason === undefined ? {} : { reason: approval.reason }) });
+    }
+    if (tool.state === "output-denied") chunks.push({ type: "tool-output-denied", toolCallId: tool.toolCallId });
     if (tool.state === "output-available") {
       chunks.push({ type: "tool-output-available", toolCallId: tool.toolCallId, output: tool.output, ...dynamic });
     } else if (tool.state === "output-error") {

@@ -6,8 +6,9 @@ import type { SessionLock } from "../lock";
 import { assertSessionOpenFor } from "../sessions/status";
 import { errorFields, log } from "../log/log";
 import { streamErrorText } from "./errors";
-import { assembleMessage, messageId, type AssistantMetadata, type ParleyChunk, type TurnStatus } from "./message";
+import { assembleMessage, messageId, type AssistantMetadata, type ParleyChunk, type ParleyUIMessage, type TurnStatus } from "./message";
 import { streamModel, type ModelOutcome } from "./model-stream";
+import { awaitingFor, awaitingStatus } from "./pending";
 import { storeReply, turnStatus } from "./persist";
 import type { TurnDeps, TurnPlan } from "./plan";
 import { watchStops } from "./stops";
@@ -56,7 +57,8 @@ export async function runTurn(plan: TurnPlan, deps: RunTurnDeps): Promise<void> 
 
   const storesUser = plan.user !== undefined && plan.user.storedIdx === undefined;
   const userIdx = plan.user?.storedIdx ?? plan.nextIdx;
-  const assistantIdx = plan.nextIdx + (storesUser ? 1 : 0);
+  // A continued reply keeps its idx and grows in place.
+  const assistantIdx = plan.continuation?.idx ?? plan.nextIdx + (storesUser ? 1 : 0);
   const metadata: AssistantMetadata = { sessionId, idx: assistantIdx };
   const start: ParleyChunk = { type: "start", messageId: messageId(sessionId, assistantIdx), messageMetadata: metadata };
 
@@ -85,7 +87,7 @@ export async function runTurn(plan: TurnPlan, deps: RunTurnDeps): Promise<void> 
       requestId: deps.requestId,
       sessionId,
       widgetId: plan.widgetId,
-      kind: plan.user ? (plan.channel === "voice" ? "voice" : "message") : "initial",
+      kind: plan.continuation?.kind ?? (plan.user ? (plan.channel === "voice" ? "voice" : "message") : "initial"),
       status,
       assistantIdx: storedIdx,
       errorCode,
@@ -127,7 +129,8 @@ export async function runTurn(plan: TurnPlan, deps: RunTurnDeps): Promise<void> 
       (found): { ok: true; found: TurnOpening } => ({ ok: true, found }),
       (error: unknown): { ok: false; error: unknown } => ({ ok: false, error }),
     );
-    const model = streamModel(plan, { deps, abortSignal: stops.signal, send, toolsets });
+    plan.continuation?.lead.forEach(send);
+    const model = plan.continuation?.stillWaiting ? Promise.resolve(waitingOutcome(plan)) : streamModel(plan, { deps, abortSignal: stops.signal, send, toolsets });
     // Awaited only after the opening write: a failure meanwhile must not count as unhandled.
     model.catch(() => undefined);
     const opened = await opening;
@@ -188,10 +191,13 @@ async function finishTurn(
   { db, lock }: Pick<RunTurnDeps, "db" | "lock">,
   { outcome, reply, assistantIdx, afterwards }: { outcome: ModelOutcome; reply: ParleyChunk[]; assistantIdx: number; afterwards: Promise<void>[] },
 ): Promise<{ status: TurnStatus; storedIdx: number | null | undefined }> {
-  const status = turnStatus(outcome);
-  const message = await assembleMessage(reply);
+  const message = await assembleMessage(reply, plan.continuation?.message);
+  const awaiting = awaitingOf(plan, message);
+  const modelStatus = turnStatus(outcome);
+  // The model finished by calling a tool that waits for the visitor: the turn ends waiting.
+  const status = modelStatus === "completed" && awaiting ? awaitingStatus({ parts: message.parts, metadata: { status: "complete", awaiting } }) ?? modelStatus : modelStatus;
   const [storedIdx] = await Promise.all([
-    storeReply(db, { plan, idx: assistantIdx, reply: message, outcome, status }).catch((error: unknown) => {
+    storeReply(db, { plan, idx: assistantIdx, reply: message, outcome, status, ...(awaiting ? { awaiting } : {}) }).catch((error: unknown) => {
       log("error", "storing the reply failed", { sessionId: plan.sessionId, ...errorFields(error) });
       return undefined;
     }),
@@ -199,8 +205,22 @@ async function finishTurn(
   ]);
   const final = storedIdx === undefined ? "failed" : status;
   // Not awaited here: `data-turn-end` and `finish` go out while the usage record is written.
-  afterwards.push(recordUsage(db, turnUsageRow(plan, outcome, { status: final, storedIdx })));
+  // The usage record knows the model's part only: a turn ending in a wait completed it.
+  afterwards.push(recordUsage(db, turnUsageRow(plan, outcome, { status: storedIdx === undefined ? "failed" : modelStatus, storedIdx })));
   return { status: final, storedIdx };
+}
+
+/** The wait a reply ends in, if any; while other calls of a continued reply wait, the original one. */
+function awaitingOf(plan: TurnPlan, message: ParleyUIMessage) {
+  const clientToolNames = new Set(plan.template.clientTools.map((tool) => tool.name));
+  const awaiting = awaitingFor(message, clientToolNames, plan.template.pendingTimeoutSeconds);
+  const kept = plan.continuation?.stillWaiting ? plan.continuation.expiresAt : undefined;
+  return awaiting && kept ? { ...awaiting, expiresAt: kept } : awaiting;
+}
+
+/** The outcome of a continued turn whose reply still waits on other calls: the model is not asked. */
+function waitingOutcome(plan: TurnPlan): ModelOutcome {
+  return { failed: false, node: plan.storedNode, abortReason: null, stepUsage: [], toolCalls: 0, finishReason: "tool-calls" };
 }
 
 /** The answer for a session that changed between the wave and the opening write (gate 10). */

@@ -2,7 +2,7 @@ import type { LanguageModelUsage } from "ai";
 import type { Database } from "../db/client";
 import type { NewTurnUsage } from "../db/schema";
 import { recordTurnUsage } from "../db/usage-queries";
-import type { TurnStatus } from "./message";
+import type { ModelTurnStatus } from "./message";
 import type { ModelOutcome } from "./model-stream";
 import type { TurnPlan } from "./plan";
 
@@ -34,7 +34,7 @@ export function tokenCounts(usage: LanguageModelUsage | undefined, stepUsage: La
 export function turnUsageRow(
   plan: TurnPlan,
   outcome: ModelOutcome,
-  { status, storedIdx }: { status: TurnStatus; storedIdx: number | null | undefined },
+  { status, storedIdx }: { status: ModelTurnStatus; storedIdx: number | null | undefined },
 ): NewTurnUsage {
   return {
     tenantId: plan.template.tenantId,
@@ -42,7 +42,7 @@ export function turnUsageRow(
     sessionId: plan.sessionId,
     templateId: plan.template.id,
     messageIdx: storedIdx ?? null,
-    kind: plan.user ? "message" : "initial",
+    kind: plan.continuation?.kind ?? (plan.user ? "message" : "initial"),
     status,
     model: plan.template.model.modelId,
     finishReason: outcome.finishReason ?? null,

@@ -14,6 +14,8 @@ export interface TurnWaveInput {
   ipKey: string | null;
   /** The message route's client message id (gate 12 looks it up). */
   clientMessageId?: string;
+  /** Approval and tool-result routes: what the answered call's message contains (gate 17 looks it up). */
+  partsContaining?: unknown;
   historyLimit: number;
   /** The lock's lifetime if never released, in ms. */
   lockTtlMs: number;
@@ -53,12 +55,13 @@ export async function readTurnWave({ db, redis }: { db: Database; redis: Redis }
 }
 
 /** The Neon half of the wave; also the fence's re-read. */
-export function readSnapshot(db: Database, input: Pick<TurnWaveInput, "sessionId" | "widgetId" | "clientMessageId" | "historyLimit">) {
+export function readSnapshot(db: Database, input: Pick<TurnWaveInput, "sessionId" | "widgetId" | "clientMessageId" | "historyLimit" | "partsContaining">) {
   return getTurnSnapshot(db, {
     sessionId: input.sessionId,
     widgetId: input.widgetId,
     historyLimit: input.historyLimit,
     ...(input.clientMessageId === undefined ? {} : { clientMessageId: input.clientMessageId }),
+    ...(input.partsContaining === undefined ? {} : { partsContaining: input.partsContaining }),
   }).then(
     (value): TurnWave["snapshot"] => ({ ok: true, value }),
     (error: unknown): TurnWave["snapshot"] => ({ ok: false, error }),

@@ -15,6 +15,14 @@ import { listenOnLoopback, readBody } from "../../dev/loopback";
  * `/fail-mid` three deltas are streamed, then the connection is dropped. Usage counts words:
  * prompt = words of all message text, completion = deltas.
  *
+ * Tools, as OpenAI checks and speaks them: a request whose history holds a tool call without its
+ * result (or a result without its call) answers HTTP 400 as OpenAI does ("An assistant message
+ * with 'tool_calls' must be followed by tool messages…"), for Chat Completions (`tool_calls` /
+ * `role: "tool"`) and Responses (`function_call` / `function_call_output`) alike. On Chat
+ * Completions, a last user text `/tool <name> <json args>` makes the reply one call of that tool
+ * (finish reason `tool_calls`); once the history ends with a tool message, the reply is
+ * `Fake OpenAI reply to tool result: <its content>`.
+ *
  * Timing, for the benchmark: the server's options set a time to first token (`ttftMs`), a pause
  * before every later delta (`deltaDelayMs`) and, with `tokens`, a reply of exactly that many
  * deltas (`tok1 tok2 …`) instead of the echo. A last user text starting with
@@ -138,15 +146,24 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
 
     const chat = url.pathname === "/v1/chat/completions";
     const messages = chat ? body.messages : body.input;
+    const unanswered = unpairedToolCalls(messages);
+    if (unanswered) {
+      sendError(res, 400, "invalid_request_error", unanswered);
+      return;
+    }
     const userText = lastUserText(messages);
     if (userText.startsWith("/fail-before")) {
       sendError(res, 500, "server_error", "The server had an error while processing your request. (fake-openai /fail-before)");
       return;
     }
     const pace = paceOf(userText, options);
+    const toolResult = chat ? trailingToolResult(messages) : undefined;
+    const toolCall = chat && toolResult === undefined ? requestedToolCall(userText) : undefined;
+    const text = toolResult === undefined ? `Fake OpenAI reply to: ${userText}` : `Fake OpenAI reply to tool result: ${toolResult}`;
     const reply = {
       model: typeof body.model === "string" ? body.model : "fake-model",
-      deltas: pace.tokens === undefined ? toDeltas(`Fake OpenAI reply to: ${userText}`) : numberedDeltas(pace.tokens),
+      deltas: toolCall ? [] : pace.tokens === undefined ? toDeltas(text) : numberedDeltas(pace.tokens),
+      ...(toolCall ? { toolCall } : {}),
       promptTokens: countWords(messages),
       failMid: userText.startsWith("/fail-mid"),
       includeUsage: (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true,
@@ -217,6 +234,8 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
 interface Reply {
   model: string;
   deltas: string[];
+  /** Chat Completions only: the reply is this one tool call instead of text. */
+  toolCall?: { id: string; name: string; arguments: string };
   promptTokens: number;
   includeUsage: boolean;
 }
@@ -227,13 +246,20 @@ interface SseEvent {
   delta?: boolean;
 }
 
-function* chatEvents({ model, deltas, promptTokens, includeUsage }: Reply): Generator<SseEvent> {
+function* chatEvents({ model, deltas, promptTokens, includeUsage, toolCall }: Reply): Generator<SseEvent> {
   const base = { id: `chatcmpl-${randomUUID()}`, object: "chat.completion.chunk", created: nowSeconds(), model, system_fingerprint: null };
   const data = (value: unknown) => `data: ${JSON.stringify(value)}\n\n`;
   const choice = (delta: object, finish_reason: string | null) => ({ index: 0, delta, logprobs: null, finish_reason });
-  yield { frame: data({ ...base, choices: [choice({ role: "assistant", content: "" }, null)] }) };
-  for (const content of deltas) yield { frame: data({ ...base, choices: [choice({ content }, null)] }), delta: true };
-  yield { frame: data({ ...base, choices: [choice({}, "stop")] }) };
+  if (toolCall) {
+    const call = { index: 0, id: toolCall.id, type: "function", function: { name: toolCall.name, arguments: "" } };
+    yield { frame: data({ ...base, choices: [choice({ role: "assistant", content: null, tool_calls: [call] }, null)] }) };
+    yield { frame: data({ ...base, choices: [choice({ tool_calls: [{ index: 0, function: { arguments: toolCall.arguments } }] }, null)] }), delta: true };
+    yield { frame: data({ ...base, choices: [choice({}, "tool_calls")] }) };
+  } else {
+    yield { frame: data({ ...base, choices: [choice({ role: "assistant", content: "" }, null)] }) };
+    for (const content of deltas) yield { frame: data({ ...base, choices: [choice({ content }, null)] }), delta: true };
+    yield { frame: data({ ...base, choices: [choice({}, "stop")] }) };
+  }
   if (includeUsage) {
     const usage = { prompt_tokens: promptTokens, completion_tokens: deltas.length, total_tokens: promptTokens + deltas.length };
     yield { frame: data({ ...base, choices: [], usage }) };
@@ -291,6 +317,41 @@ function lastUserText(messages: unknown): string {
   if (!Array.isArray(messages)) return "";
   const user = messages.findLast((m: { role?: unknown }) => m?.role === "user") as { content?: unknown } | undefined;
   return contentText(user?.content).trim();
+}
+
+type WireItem = { role?: unknown; type?: unknown; tool_calls?: Array<{ id?: unknown }>; tool_call_id?: unknown; call_id?: unknown; content?: unknown };
+
+/**
+ * OpenAI's own check of a request's history: every tool call answered by a result after it,
+ * every result answering an earlier call. The error text when not, else undefined.
+ */
+function unpairedToolCalls(messages: unknown): string | undefined {
+  if (!Array.isArray(messages)) return undefined;
+  const open = new Set<string>();
+  for (const item of messages as WireItem[]) {
+    const calls = item?.role === "assistant" ? (item.tool_calls ?? []).map((call) => String(call?.id)) : item?.type === "function_call" ? [String(item.call_id)] : [];
+    calls.forEach((id) => open.add(id));
+    const answered = item?.role === "tool" ? String(item.tool_call_id) : item?.type === "function_call_output" ? String(item.call_id) : undefined;
+    if (answered !== undefined && !open.delete(answered)) {
+      return `Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'. (tool_call_id ${answered})`;
+    }
+  }
+  if (open.size === 0) return undefined;
+  return `An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: ${[...open].join(", ")}`;
+}
+
+/** The content of the history's last message when it is a tool result (the step after a tool ran). */
+function trailingToolResult(messages: unknown): string | undefined {
+  if (!Array.isArray(messages)) return undefined;
+  const last = messages.at(-1) as WireItem | undefined;
+  return last?.role === "tool" ? contentText(last.content) : undefined;
+}
+
+/** `/tool <name> <json args>` → the call to make. */
+function requestedToolCall(userText: string): Reply["toolCall"] {
+  const match = /^\/tool\s+([\w.-]+)(?:\s+([\s\S]*))?$/.exec(userText);
+  if (!match?.[1]) return undefined;
+  return { id: `call_${randomUUID().replaceAll("-", "").slice(0, 24)}`, name: match[1], arguments: match[2]?.trim() || "{}" };
 }
 
 function countWords(messages: unknown): number {

@@ -12,7 +12,9 @@ import { listenOnLoopback, readBody } from "../../dev/loopback";
  * - `/big?bytes=N`: N bytes of `x` as text/plain, chunked, without Content-Length;
  * - `/text?value=V`: V (default `ok`) as text/plain;
  * - `/redirect?to=URL&status=N`: status N (default 302) with `Location: URL`;
- * - `GET /orders/:id`: a small order, the same for the same id.
+ * - `GET /orders/:id`: a small order, the same for the same id;
+ * - `/calls/:key`, any method: counts the call, answers `{ key, calls }` (the count so far);
+ *   `GET /__calls/:key` reads the count without counting (0 for a key never called).
  * Anything else answers 404.
  */
 export interface ToolServer {
@@ -29,6 +31,7 @@ const ORDER_STATUSES = ["processing", "shipped", "delivered"] as const;
 
 export async function startToolServer(): Promise<ToolServer> {
   const timers = new Set<NodeJS.Timeout>();
+  const calls = new Map<string, number>();
 
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
@@ -54,6 +57,13 @@ export async function startToolServer(): Promise<ToolServer> {
       });
       return;
     }
+    const counted = match(/^\/calls\/([\w-]+)$/);
+    if (counted !== undefined) {
+      calls.set(counted, (calls.get(counted) ?? 0) + 1);
+      return sendJson(res, 200, { key: counted, calls: calls.get(counted) });
+    }
+    const read = match(/^\/__calls\/([\w-]+)$/);
+    if (read !== undefined) return sendJson(res, 200, { key: read, calls: calls.get(read) ?? 0 });
     const code = match(/^\/status\/(\d{3})$/);
     if (code !== undefined) {
       const status = Number(code);

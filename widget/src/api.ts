@@ -68,6 +68,12 @@ export interface ContextPushed {
   accepted: string[];
   dropped: string[];
 }
+/** What a turn route is asked: the route is `kind`, the body the other fields. */
+export type TurnRequest =
+  | { kind: "initial" }
+  | { kind: "message"; id: string; text: string }
+  | { kind: "approval"; approvalId: string; approved: boolean }
+  | { kind: "tool-result"; toolCallId: string; output: unknown };
 
 export interface SessionCredentials {
   sessionId: string;
@@ -108,18 +114,16 @@ export class WidgetApi {
 
   /**
    * Starts a turn and answers its SSE response once the headers are in; the body is the
-   * stream. `signal` aborts the request (and the stream).
+   * stream. `signal` aborts the request (and the stream). An approval or a tool result
+   * continues the reply that waits for it.
    */
-  startTurn(
-    { sessionId, token }: SessionCredentials,
-    turn: { kind: "initial" } | { kind: "message"; id: string; text: string },
-    signal?: AbortSignal,
-  ): Promise<ApiResult<ReadableStream<Uint8Array>>> {
-    const path = `/session/${encodeURIComponent(sessionId)}/${turn.kind === "initial" ? "initial-turn" : "message"}`;
+  startTurn({ sessionId, token }: SessionCredentials, turn: TurnRequest, signal?: AbortSignal): Promise<ApiResult<ReadableStream<Uint8Array>>> {
+    const { kind, ...body } = turn;
+    const path = `/session/${encodeURIComponent(sessionId)}/${kind === "initial" ? "initial-turn" : kind}`;
     const init: RequestInit =
-      turn.kind === "initial"
+      kind === "initial"
         ? { method: "POST", headers: bearer(token), signal }
-        : { method: "POST", headers: { ...bearer(token), "content-type": "application/json" }, body: JSON.stringify({ id: turn.id, text: turn.text }), signal };
+        : { method: "POST", headers: { ...bearer(token), "content-type": "application/json" }, body: JSON.stringify(body), signal };
     return this.#call(path, init, async (res) => {
       if (!res.body) throw new TypeError("the turn answered without a body");
       return res.body;

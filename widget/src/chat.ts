@@ -1,4 +1,4 @@
-import type { ApiFailure, CreatedSession, SessionCredentials, SessionState, WidgetApi } from "./api";
+import type { ApiFailure, CreatedSession, SessionCredentials, SessionState, TurnRequest, WidgetApi } from "./api";
 import { markdownToText } from "./markdown";
 import { PageContextSync } from "./page-context";
 import { applyPart, emptyReply, finishReply, replyText, segmentsFromParts, type Reply } from "./reply";
@@ -6,7 +6,7 @@ import { CHALLENGE_FAILED, CHALLENGE_RUNNING, describeFailure, describeStreamErr
 import { record } from "./recorder";
 import type { ConversationStore } from "./storage";
 import { readStreamParts } from "./stream-reader";
-import type { ChatView } from "./view";
+import type { ChatView, MessageView } from "./view";
 
 /** How often the widget asks whether a voice call is over, while one is attached, in ms. */
 export const VOICE_POLL_MS = 4_000;
@@ -33,10 +33,18 @@ export interface ChatOptions {
   solveChallenge(siteKey: string, container: HTMLElement): Promise<string>;
   /** The widget cannot work here (origin not allowed, unknown key): remove it and say why. */
   disable(reason: string): void;
+  /** The page's client tool handlers, by tool name. */
+  toolHandlers: Map<string, ToolHandler>;
 }
 
 /** `resume`: the reply in flight when the page loaded, streamed again from its start. */
-type Turn = { kind: "initial" } | { kind: "message"; id: string; text: string } | { kind: "resume" };
+type Turn = TurnRequest | { kind: "resume" };
+
+/** A handler of a client tool (`Parley.onToolCall`): its arguments in, its JSON result out. */
+export type ToolHandler = (args: unknown) => unknown;
+
+/** The widget's own limit on a tool result, a little under the server's 16 KB. */
+const MAX_TOOL_RESULT_CHARS = 16_000;
 
 /**
  * One visitor's conversation with a widget: creates the session on first open, restores it
@@ -58,6 +66,8 @@ export class Chat {
   #recording: Promise<(() => Promise<Blob | null>) | null> | null = null;
   /** Set while a voice call is attached: the poll that notices its end. */
   #voicePoll = 0;
+  /** The last assistant reply: an approval or a tool result continues it in its bubble. */
+  #last: { bubble: MessageView; reply: Reply } | null = null;
 
   constructor(options: ChatOptions) {
     this.#options = options;
@@ -126,6 +136,7 @@ export class Chat {
     this.#options.store.clear();
     this.#leaveVoice();
     this.#view.clearTranscript();
+    this.#last = null;
     this.#view.setStreaming(false);
     // The old conversation is over for the visitor even if /end does not get through.
     if (session) await this.#options.api.end(session);
@@ -144,6 +155,12 @@ export class Chat {
       }
     }
     const turn: Turn = { kind: "message", id: newMessageId(), text };
+    // Writing instead of deciding denies a pending approval (the server tells the model): the card stops asking.
+    const last = this.#last;
+    if (last) {
+      last.reply = { ...last.reply, segments: last.reply.segments.map((s) => (s.kind === "tool" && s.approval?.state === "pending" ? { ...s, approval: { ...s.approval, state: "denied" } } : s)) };
+      last.bubble.update(last.reply);
+    }
     const bubble = this.#view.addUserMessage(text);
     const ok = await this.#runTurn(turn);
     if (!ok) {
@@ -189,6 +206,31 @@ export class Chat {
     const result = await this.#options.api.cancel(this.#session);
     // Without the server's word the stream would go on: stop reading it here.
     if (!result.ok) streaming.abort.abort();
+  }
+
+  /** Approve or Deny on an approval card: the reply goes on in its bubble. */
+  decide(approvalId: string, approved: boolean): void {
+    void this.#runTurn({ kind: "approval", approvalId, approved });
+  }
+
+  /**
+   * Answers the first call of this page's tools the last reply waits for, with the page's
+   * handler (`Parley.onToolCall`), or with an error the model can read when there is none: a
+   * conversation never hangs on the browser.
+   */
+  async #answerTools(): Promise<void> {
+    const call = this.#last?.reply.segments.find((s) => s.kind === "tool" && !s.done && !s.approval);
+    if (call?.kind !== "tool") return;
+    const handler = this.#options.toolHandlers.get(call.name);
+    let output: unknown;
+    try {
+      if (!handler) throw new Error(`This page has no handler for the tool "${call.name}".`);
+      output = await handler(call.input ?? {});
+      if ((JSON.stringify(output) ?? "").length > MAX_TOOL_RESULT_CHARS) throw new Error(`The page's result for "${call.name}" is too large.`);
+    } catch (error) {
+      output = { error: String(error) };
+    }
+    await this.#runTurn({ kind: "tool-result", toolCallId: call.id, output: output ?? null });
   }
 
   /** The notice's button: retry, or start a new conversation. */
@@ -239,7 +281,10 @@ export class Chat {
       if (message.role === "user") this.#view.addUserMessage(message.text);
       else if (message.role === "assistant") {
         const status = message.status === "canceled" ? "stopped" : message.status === "interrupted" ? "cut" : "complete";
-        this.#view.addAssistantMessage().update({ segments: segmentsFromParts(message.parts), status });
+        const reply: Reply = { segments: segmentsFromParts(message.parts), status, ended: true };
+        const bubble = this.#view.addAssistantMessage();
+        bubble.update(reply);
+        this.#last = { bubble, reply };
       }
     }
   }
@@ -335,7 +380,8 @@ export class Chat {
     this.#streaming = streaming;
     this.#view.showNotice(null);
     this.#view.setStreaming(true);
-    const bubble = this.#view.addAssistantMessage();
+    const last = turn.kind === "approval" || turn.kind === "tool-result" ? this.#last : null;
+    const bubble = last?.bubble ?? this.#view.addAssistantMessage();
 
     // The turn reads the context the page set before it: a push still on its way goes first.
     this.#context.push(session);
@@ -343,14 +389,14 @@ export class Chat {
     const { api } = this.#options;
     const result = turn.kind === "resume" ? await api.resume(session, streaming.abort.signal) : await api.startTurn(session, turn, streaming.abort.signal);
     if (!result.ok || !result.value) {
-      bubble.remove();
+      if (!last) bubble.remove();
       this.#streaming = null;
       this.#view.setStreaming(false);
       // Nothing to resume, or it could not be asked: quietly nothing.
       return turn.kind !== "resume" && !result.ok && this.#turnRefused(turn, result.failure, { quietConflict, attempt });
     }
 
-    let reply: Reply = emptyReply();
+    let reply: Reply = last ? { ...last.reply, status: "streaming", ended: false, awaitingTools: false } : emptyReply();
     let frame = 0;
     const render = () => {
       frame = 0;
@@ -374,7 +420,9 @@ export class Chat {
     if (!reply.segments.length && reply.status === "failed") bubble.remove();
 
     this.#streaming = null;
+    this.#last = { bubble, reply };
     this.#view.setStreaming(false);
+    if (reply.awaitingTools) void this.#answerTools();
     const text = replyText(reply);
     if (reply.status === "failed") {
       const sentence = describeStreamError(reply.errorText ?? "");

@@ -4,7 +4,7 @@
  * page queued before it loaded. Nothing else becomes global.
  */
 import { WidgetApi } from "./api";
-import { Chat } from "./chat";
+import { Chat, type ToolHandler } from "./chat";
 import { findOwnScript, readOptions, type WidgetOptions } from "./options";
 import { ConversationStore } from "./storage";
 import { textColorOn } from "./styles";
@@ -33,6 +33,11 @@ export interface ParleyApi {
   newConversation(): void;
   /** The page's context (e.g. `{ cart, product }`) for the assistant's next replies; replaces the last. */
   setContext(context: Record<string, unknown>): void;
+  /**
+   * Answers the calls of client tool `name` (declared by the template): `handler` gets the
+   * model's arguments and returns (or resolves) the JSON result. A later call replaces it.
+   */
+  onToolCall(name: string, handler: ToolHandler): void;
 }
 
 type QueuedCall = [name: string, args: unknown[]];
@@ -61,6 +66,7 @@ function start(): void {
   const queued = (existing as Stub | undefined)?.q ?? [];
   const store = new ConversationStore(options.publicKey);
   const boot = { templateVars: { ...options.templateVars }, metadata: {} as Record<string, unknown>, identityToken: options.identityToken };
+  const toolHandlers = new Map<string, ToolHandler>();
 
   let host: HTMLElement | null = null;
   /** Until the launcher is mounted (the config call still in flight), page calls wait in the queue. */
@@ -71,6 +77,7 @@ function start(): void {
     store,
     publicKey: options.publicKey,
     sessionInput: () => ({ templateVars: { ...boot.templateVars }, metadata: { ...boot.metadata }, ...(boot.identityToken ? { identityToken: boot.identityToken } : {}) }),
+    toolHandlers,
     solveChallenge: async (siteKey, container) => runChallenge(await loadTurnstile(options.turnstileScript), container, siteKey),
     disable(reason) {
       console.error(reason);
@@ -90,6 +97,7 @@ function start(): void {
     close: () => whenMounted("close", () => chat.close(false)),
     newConversation: () => whenMounted("newConversation", () => void chat.newConversation()),
     setContext: (context) => chat.setContext(context),
+    onToolCall: (name, handler) => void toolHandlers.set(name, handler),
   };
   window.Parley = api;
 
@@ -113,6 +121,7 @@ function start(): void {
       talk: (on) => void chat.talk(on),
       newConversation: () => void chat.newConversation(),
       remedy: () => chat.remedy(),
+      decide: (approvalId, approved) => chat.decide(approvalId, approved),
     });
     chat.attach(view);
     document.body.append(host);

@@ -1,10 +1,16 @@
 import { markdownToText } from "./markdown";
 import type { StreamPart } from "./stream-reader";
 
+/**
+ * The visitor's part in a tool call that needs approval: `pending` shows Approve / Deny. A
+ * request the visitor answered by writing instead is denied (the server tells the model so).
+ */
+export type Approval = { id: string; state: "pending" | "approved" | "denied" };
+
 /** A piece of a message as the widget shows it: text, or a quiet line for a tool call. */
 export type Segment =
   | { kind: "text"; id: string; text: string }
-  | { kind: "tool"; id: string; name: string; done: boolean; failed: boolean };
+  | { kind: "tool"; id: string; name: string; done: boolean; failed: boolean; input?: unknown; approval?: Approval };
 
 /**
  * How a message ended. `streaming` while it arrives; `stopped` after the visitor pressed Stop;
@@ -21,6 +27,8 @@ export interface Reply {
   errorText?: string;
   /** Set once `data-turn-end` arrived: the stream is complete. */
   ended: boolean;
+  /** The turn ended waiting for this page's tools (`awaiting_tool_result`). */
+  awaitingTools?: boolean;
 }
 
 /** A reply with nothing in it yet. */
@@ -48,11 +56,19 @@ export function applyPart(reply: Reply, part: StreamPart): Reply {
     case "tool-input-start":
     case "tool-input-available": {
       const id = String(part.toolCallId);
-      if (segments.some((s) => s.kind === "tool" && s.id === id)) return reply;
-      return { ...reply, segments: [...segments, { kind: "tool", id, name: String(part.toolName), done: false, failed: false }] };
+      const index = segments.findIndex((s) => s.kind === "tool" && s.id === id);
+      if (index >= 0) return withTool(reply, index, { input: part.input });
+      return { ...reply, segments: [...segments, { kind: "tool", id, name: String(part.toolName), done: false, failed: false, input: part.input }] };
+    }
+    case "tool-approval-request":
+    case "tool-approval-response": {
+      const request = part.type === "tool-approval-request";
+      const index = segments.findIndex((s) => s.kind === "tool" && (request ? s.id === part.toolCallId : s.approval?.id === part.approvalId));
+      return index < 0 ? reply : withTool(reply, index, { approval: { id: String(part.approvalId), state: request ? "pending" : part.approved ? "approved" : "denied" } });
     }
     case "tool-output-available":
     case "tool-output-error":
+    case "tool-output-denied":
     case "tool-input-error": {
       const id = String(part.toolCallId);
       const index = segments.findIndex((s) => s.kind === "tool" && s.id === id);
@@ -69,11 +85,16 @@ export function applyPart(reply: Reply, part: StreamPart): Reply {
       const ended = { ...reply, ended: true };
       if (status === "canceled") return { ...ended, status: "stopped" };
       if (status === "failed") return { ...ended, status: "failed" };
+      if (status === "awaiting_tool_result") ended.awaitingTools = true;
       return reply.status === "streaming" ? { ...ended, status: "complete" } : ended;
     }
     default:
       return reply;
   }
+}
+
+function withTool(reply: Reply, index: number, change: Partial<Extract<Segment, { kind: "tool" }>>): Reply {
+  return { ...reply, segments: replaceAt(reply.segments, index, { ...(reply.segments[index] as Extract<Segment, { kind: "tool" }>), ...change }) };
 }
 
 /** The reply once its stream is over: a stream that ended without `data-turn-end` was cut off. */
@@ -98,7 +119,15 @@ export function segmentsFromParts(parts: ReadonlyArray<Record<string, unknown>>)
     else if (type === "dynamic-tool" || (type.startsWith("tool-") && type !== "tool-")) {
       const name = type === "dynamic-tool" ? String(part.toolName) : type.slice("tool-".length);
       const state = String(part.state ?? "");
-      segments.push({ kind: "tool", id: String(part.toolCallId ?? index), name, done: true, failed: state === "output-error" });
+      const approval = part.approval as { id?: unknown; approved?: unknown } | undefined;
+      segments.push({
+        kind: "tool",
+        id: String(part.toolCallId ?? index),
+        name,
+        done: true,
+        failed: state === "output-error",
+        ...(approval ? { approval: { id: String(approval.id), state: state === "approval-requested" ? "pending" : approval.approved ? "approved" : "denied" } } : {}),
+      });
     }
   });
   return segments;

@@ -130,7 +130,9 @@ svg { width: 22px; height: 22px; fill: none; stroke: currentColor; stroke-width:
 }
 @media (prefers-color-scheme: dark) { .notice { background: #3a2a12; color: #ffd9a3; } }
 .notice span { flex: 1 1 160px; }
-.notice button { border: 1px solid currentColor; background: transparent; border-radius: 8px; padding: 4px 10px; font-size: 13px; font-weight: 600; }
+.approval { display: flex; flex-wrap: wrap; align-items: center; gap: 6px; margin: 2px 0 6px; font-size: 14px; }
+.approval span { flex: 1 1 100%; }
+.approval button, .notice button { border: 1px solid currentColor; background: transparent; border-radius: 8px; padding: 4px 10px; font-size: 13px; font-weight: 600; }
 
 /* Turnstile's challenge (300×65 px when it shows) above the notice that explains it. */
 .challenge { display: flex; justify-content: center; margin: 0 16px 8px; min-height: 65px; }

@@ -15,6 +15,8 @@ export interface ViewEvents {
   newConversation(): void;
   /** The remedy button of the current notice was pressed. */
   remedy(): void;
+  /** Approve or Deny was pressed on a tool call that needs the visitor's approval. */
+  decide(approvalId: string, approved: boolean): void;
 }
 
 /** One message bubble in the transcript. */
@@ -219,7 +221,7 @@ export class ChatView {
     const view: MessageView = {
       update: (reply) => {
         const stickToEnd = this.#isAtEnd();
-        bubble.replaceChildren(...renderSegments(reply.segments, reply.status));
+        bubble.replaceChildren(...renderSegments(reply.segments, reply.status, this.#events));
         if (stickToEnd) this.#scrollToEnd();
       },
       remove: () => bubble.remove(),
@@ -316,17 +318,33 @@ export class ChatView {
   }
 }
 
-function renderSegments(segments: readonly Segment[], status: ReplyStatus): Node[] {
+
+/** A tool call waiting for the visitor's approval (Approve / Deny), or the decision made. */
+function approvalCard({ name, approval }: Extract<Segment, { kind: "tool" }>, events: ViewEvents): Node {
+  const words = name.replace(/[_-]+/g, " ");
+  if (approval!.state !== "pending") return h("div", { class: "tool done" }, `${words}: ${approval!.state === "approved" ? "Approved" : "Denied"}`);
+  const button = (label: string, approved: boolean) => {
+    const element = h("button", { type: "button" }, label);
+    element.addEventListener("click", () => events.decide(approval!.id, approved));
+    return element;
+  };
+  return h("div", { class: "approval", role: "group", "aria-label": "Approval" }, h("span", {}, `Allow “${words}”?`), button("Approve", true), button("Deny", false));
+}
+
+function renderSegments(segments: readonly Segment[], status: ReplyStatus, events: ViewEvents): Node[] {
   const nodes: Node[] = [];
   for (const segment of segments) {
     if (segment.kind === "text") {
       if (segment.text) nodes.push(h("div", { class: "body" }, renderMarkdown(document, segment.text)));
-    } else if (!isQuietTool(segment.name)) {
-      nodes.push(h("div", { class: segment.done ? "tool done" : "tool" }, toolActivity(segment.name, segment.done)));
+    } else {
+      if (segment.approval) nodes.push(approvalCard(segment, events));
+      // Until approved nothing ran: the card says all there is.
+      const ran = !segment.approval || segment.approval.state === "approved";
+      if (ran && !isQuietTool(segment.name)) nodes.push(h("div", { class: segment.done ? "tool done" : "tool" }, toolActivity(segment.name, segment.done)));
     }
   }
   const hasText = segments.some((s) => s.kind === "text" && s.text);
-  if (status === "streaming" && !hasText && !segments.some((s) => s.kind === "tool" && !s.done && !isQuietTool(s.name))) {
+  if (status === "streaming" && !hasText && !segments.some((s) => s.kind === "tool" && !s.done && !isQuietTool(s.name) && !s.approval)) {
     nodes.push(h("span", { class: "typing" }, h("span", { class: "sr-only" }, "The assistant is typing"), h("i"), h("i"), h("i")));
   }
   const mark = STATUS_MARK[status];

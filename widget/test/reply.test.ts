@@ -26,7 +26,7 @@ describe("applyPart", () => {
       { type: "tool-input-start", toolCallId: "c1", toolName: "get_order_status" },
       { type: "tool-input-available", toolCallId: "c1", toolName: "get_order_status", input: { orderId: "A1" } },
     ]);
-    expect(running.segments.at(-1)).toEqual({ kind: "tool", id: "c1", name: "get_order_status", done: false, failed: false });
+    expect(running.segments.at(-1)).toEqual({ kind: "tool", id: "c1", name: "get_order_status", done: false, failed: false, input: { orderId: "A1" } });
     const done = [
       { type: "tool-output-available", toolCallId: "c1", output: { status: "shipped" } },
       { type: "text-start", id: "b" },
