@@ -2,30 +2,6 @@ import { and, eq, lt, sql } from "drizzle-orm";
 import type { Database } from "./client";
 import { chatSessions, templates, widgets, type ChatSession, type Template, type Widget } from "./schema";
 
-/** What a page context push reads before it writes: one batch, one round trip. */
-export interface ContextPushTarget {
-  widget: Widget | null;
-  /** The token's session when it belongs to the widget. */
-  session: ChatSession | null;
-  /** The session's template (its allow-list and cap). */
-  template: Template | null;
-}
-
-/** The widget, the session (of that widget only) and the session's template, in one batch. */
-export async function getContextPushTarget(db: Database, { widgetId, sessionId }: { widgetId: string; sessionId: string }): Promise<ContextPushTarget> {
-  const [widgetRows, sessionRows] = await db.batch([
-    db.select().from(widgets).where(eq(widgets.id, widgetId)).limit(1),
-    db
-      .select({ session: chatSessions, template: templates })
-      .from(chatSessions)
-      .leftJoin(templates, eq(templates.id, chatSessions.templateId))
-      .where(and(eq(chatSessions.id, sessionId), eq(chatSessions.widgetId, widgetId)))
-      .limit(1),
-  ]);
-  const row = sessionRows[0];
-  return { widget: widgetRows[0] ?? null, session: row?.session ?? null, template: row?.template ?? null };
-}
-
 /**
  * Stores a session's page context in one conditional UPDATE: only while the session is active,
  * and only if `revision` is higher than the stored one — without a revision it always applies and

@@ -1,10 +1,11 @@
 import { sql } from "drizzle-orm";
 import type { Database } from "./client";
-import { chatMessages, chatSessions, type NewChatMessage } from "./schema";
+import { moveSessionOn } from "./queries";
+import { chatMessages, type NewChatMessage } from "./schema";
 
 // The final writes of turns that touch a reply which waited for the visitor (docs/architecture.md,
-// "Waiting for the visitor"). Each is one statement under the same guard as `saveReply`: the
-// session's turn sequence must still be the one the turn read.
+// "Waiting for the visitor"). Each is one statement under the same guard as `saveReply`
+// (`moveSessionOn`): the session's turn sequence must still be the one the turn read.
 
 /**
  * A continued turn's final write: the reply that waited is replaced by its grown self, at its own
@@ -15,11 +16,7 @@ export async function saveContinuedReply(
   { message, currentNode, expectedTurnSeq }: { message: NewChatMessage; currentNode: string | null; expectedTurnSeq: number },
 ): Promise<boolean> {
   const result = await db.execute(sql`
-    with moved as (
-      update ${chatSessions} set last_activity_at = now(), current_node = ${currentNode}, turn_seq = ${expectedTurnSeq + 1}
-      where id = ${message.sessionId} and turn_seq = ${expectedTurnSeq}
-      returning id
-    )
+    with moved as (${moveSessionOn({ sessionId: message.sessionId, currentNode, expectedTurnSeq })})
     update ${chatMessages} set text = ${message.text ?? ""}, parts = ${JSON.stringify(message.parts ?? [])}::jsonb,
            metadata = ${JSON.stringify(message.metadata ?? {})}::jsonb
     where session_id = (select id from moved) and idx = ${message.idx}
@@ -42,11 +39,7 @@ export async function saveReplySettling(
   },
 ): Promise<boolean> {
   const result = await db.execute(sql`
-    with moved as (
-      update ${chatSessions} set last_activity_at = now(), current_node = ${currentNode}, turn_seq = ${expectedTurnSeq + 1}
-      where id = ${message.sessionId} and turn_seq = ${expectedTurnSeq}
-      returning id
-    ), settled as (
+    with moved as (${moveSessionOn({ sessionId: message.sessionId, currentNode, expectedTurnSeq })}), settled as (
       update ${chatMessages} set parts = ${JSON.stringify(settled.parts ?? [])}::jsonb, metadata = ${JSON.stringify(settled.metadata ?? {})}::jsonb
       where session_id = (select id from moved) and idx = ${settled.idx}
       returning 1

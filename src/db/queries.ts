@@ -1,4 +1,4 @@
-import { and, desc, eq, sql } from "drizzle-orm";
+import { and, desc, eq, sql, type SQL } from "drizzle-orm";
 import type { Database } from "./client";
 import { startOfUtcDay } from "./usage-queries";
 import {
@@ -26,6 +26,33 @@ export async function getWidgetWithTemplateByPublicKey(
     .where(eq(widgets.publicKey, publicKey))
     .limit(1);
   return row ?? null;
+}
+
+/** A widget, its session and the session's template, as one lock-free route reads them. */
+export interface WidgetSessionTemplate {
+  widget: Widget | null;
+  /** The token's session when it belongs to the widget. */
+  session: ChatSession | null;
+  /** The session's template. */
+  template: Template | null;
+}
+
+/** The widget, the session (of that widget only) and the session's template: one HTTP round trip. */
+export async function getWidgetSessionTemplate(
+  db: Database,
+  { widgetId, sessionId }: { widgetId: string; sessionId: string },
+): Promise<WidgetSessionTemplate> {
+  const [widgetRows, sessionRows] = await db.batch([
+    db.select().from(widgets).where(eq(widgets.id, widgetId)).limit(1),
+    db
+      .select({ session: chatSessions, template: templates })
+      .from(chatSessions)
+      .leftJoin(templates, eq(templates.id, chatSessions.templateId))
+      .where(and(eq(chatSessions.id, sessionId), eq(chatSessions.widgetId, widgetId)))
+      .limit(1),
+  ]);
+  const row = sessionRows[0];
+  return { widget: widgetRows[0] ?? null, session: row?.session ?? null, template: row?.template ?? null };
 }
 
 /** The widget and, when it belongs to that widget, the session: one HTTP round trip. */
@@ -212,6 +239,17 @@ export async function insertMessage(db: Database, { message }: { message: NewCha
 }
 
 /**
+ * The guard of every turn's final write, as a statement for a `moved` CTE: moves the session on
+ * (activity, node, turn sequence to `expectedTurnSeq + 1`) only if its turn sequence is still
+ * `expectedTurnSeq`, returning its id — no row when another turn moved it on first.
+ */
+export function moveSessionOn({ sessionId, currentNode, expectedTurnSeq }: { sessionId: string; currentNode: string | null; expectedTurnSeq: number }): SQL {
+  return sql`update ${chatSessions} set last_activity_at = now(), current_node = ${currentNode}, turn_seq = ${expectedTurnSeq + 1}
+      where id = ${sessionId} and turn_seq = ${expectedTurnSeq}
+      returning id`;
+}
+
+/**
  * A turn's final write: stores its reply and moves the session on (activity, node, turn sequence
  * to `expectedTurnSeq + 1`), in one statement — only if the session's turn sequence is still
  * `expectedTurnSeq`. A turn that lost its lease while a successor wrote finds it moved, and
@@ -222,11 +260,7 @@ export async function saveReply(
   { message, currentNode, expectedTurnSeq }: { message: NewChatMessage; currentNode: string | null; expectedTurnSeq: number },
 ): Promise<boolean> {
   const result = await db.execute(sql`
-    with moved as (
-      update ${chatSessions} set last_activity_at = now(), current_node = ${currentNode}, turn_seq = ${expectedTurnSeq + 1}
-      where id = ${message.sessionId} and turn_seq = ${expectedTurnSeq}
-      returning id
-    )
+    with moved as (${moveSessionOn({ sessionId: message.sessionId, currentNode, expectedTurnSeq })})
     insert into ${chatMessages} (session_id, idx, role, text, parts, metadata)
     select id, ${message.idx}, ${message.role}, ${message.text ?? ""}, ${JSON.stringify(message.parts ?? [])}::jsonb,
            ${JSON.stringify(message.metadata ?? {})}::jsonb
