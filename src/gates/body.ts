@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
 import type { z } from "zod";
 import type { GateEnv } from "../env";
@@ -11,6 +12,13 @@ import { messageBody, type MessageBody } from "../turn/request";
  * Far above any valid body: a message is at most 4000 characters, metadata 8 KB.
  */
 export const MAX_WIDGET_BODY_BYTES = 65_536;
+
+/** The API's body cap as middleware: 413 `payload_too_large` before any gate reads a byte more. */
+export const apiBodyLimit = () =>
+  bodyLimit({
+    maxSize: MAX_WIDGET_BODY_BYTES,
+    onError: () => new ApiError("payload_too_large", { message: `The request body is too large (at most ${MAX_WIDGET_BODY_BYTES / 1024} KB).` }).toResponse(),
+  });
 
 /** Parses `value` with `schema` or throws 400 `invalid_request` naming each bad field. */
 export function parseBody<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {

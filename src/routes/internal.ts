@@ -1,15 +1,15 @@
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import type { Context } from "hono";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
-import { MAX_WIDGET_BODY_BYTES, messageGate, parseBody } from "../gates";
+import { apiBodyLimit, messageGate, parseBody } from "../gates";
 import { serviceKeyGate } from "../gates/service-key";
 import { sessionIdParam, voiceTurnGate } from "../gates/voice-turn";
 import { clients } from "../middleware/clients";
 import { startTurn } from "../turn/start";
 import { attachVoiceChannel, detachVoiceChannel } from "../voice/channel";
 import { voiceLeadBody } from "../voice/request";
+import { turnDeps, turnRuntime } from "./turn-runtime";
 
 async function leadOf(c: Context<AppEnv>): Promise<string> {
   const json = await c.req.json().catch(() => {
@@ -23,13 +23,7 @@ async function leadOf(c: Context<AppEnv>): Promise<string> {
  * voice bot's side of a session's channel. Only `SERVICE_API_KEY` opens it.
  */
 export const internal = new Hono<AppEnv>()
-  .use(
-    "*",
-    bodyLimit({
-      maxSize: MAX_WIDGET_BODY_BYTES,
-      onError: () => new ApiError("payload_too_large", { message: `The request body is too large (at most ${MAX_WIDGET_BODY_BYTES / 1024} KB).` }).toResponse(),
-    }),
-  )
+  .use("*", apiBodyLimit())
   .use("*", clients())
   .use("*", serviceKeyGate())
 
@@ -44,10 +38,5 @@ export const internal = new Hono<AppEnv>()
   })
 
   .post("/session/:id/voice/turn", messageGate(), voiceTurnGate(), (c) =>
-    startTurn(c.var.turn, c.var, {
-      message: c.var.message,
-      waitUntil: (work) => c.executionCtx.waitUntil(work),
-      requestSignal: c.req.raw.signal,
-      requestId: c.var.requestId,
-    }),
+    startTurn(c.var.turn, turnDeps(c.var), { ...turnRuntime(c), message: c.var.message }),
   );

@@ -1,23 +1,23 @@
-import type { Context } from "hono";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { endSession, getSessionState } from "../db/queries";
-import type { AppEnv, AppVariables } from "../env";
+import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import {
+  answerGate,
+  apiBodyLimit,
+  approvalGate,
   contextBodyGate,
   contextPushGate,
-  answerGate,
-  approvalGate,
   createBodyGate,
-  MAX_WIDGET_BODY_BYTES,
   messageGate,
   pageOrigin,
   sessionCreateGate,
   sessionReadGate,
   tokenGate,
   toolResultGate,
+  transcribeGate,
   turnGate,
 } from "../gates";
 import { requestCancel } from "../lock";
@@ -27,28 +27,14 @@ import { pushPageContext } from "../page-context/push";
 import { openSession } from "../sessions/open";
 import { sessionState } from "../sessions/state";
 import { widgetConfig } from "../sessions/widget-config";
-import type { TurnDeps } from "../turn/plan";
-import { startTurn } from "../turn/start";
 import { resumeReply } from "../turn/resume-stream";
-import { detachVoiceChannel } from "../voice/channel";
-import { transcribeGate } from "../gates/transcribe";
+import { startTurn } from "../turn/start";
 import { MAX_TRANSCRIBE_BODY_BYTES, recordingTooLarge } from "../transcribe/recording";
 import { transcribeRecording, transcriptionModelFor } from "../transcribe/transcribe";
+import { detachVoiceChannel } from "../voice/channel";
+import { turnDeps, turnRuntime } from "./turn-runtime";
 
-/** The stores and settings a turn runs with, from the request's clients. */
-const turnDeps = ({ db, redis, config, resolveModel }: AppVariables): TurnDeps => ({ db, redis, config, resolveModel });
-
-/** How a turn hands work to the runtime and hears of a client that left. */
-const turnRuntime = (c: Pick<Context<AppEnv>, "executionCtx" | "req" | "var">) => ({
-  waitUntil: (work: Promise<unknown>) => c.executionCtx.waitUntil(work),
-  requestSignal: c.req.raw.signal,
-  requestId: c.var.requestId,
-});
-
-const widgetBodyLimit = bodyLimit({
-  maxSize: MAX_WIDGET_BODY_BYTES,
-  onError: () => new ApiError("payload_too_large", { message: `The request body is too large (at most ${MAX_WIDGET_BODY_BYTES / 1024} KB).` }).toResponse(),
-});
+const widgetBodyLimit = apiBodyLimit();
 
 /** Push-to-talk recordings have a limit of their own (10 MB), in place of the API's 64 KB. */
 const isRecordingUpload = (path: string) => path.endsWith("/transcribe");
