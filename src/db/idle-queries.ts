@@ -39,16 +39,17 @@ export interface WaitingReply extends Pick<ChatMessage, "sessionId" | "idx" | "p
 
 /**
  * The last message of each given session, where it waits for the visitor (`metadata.awaiting`):
- * one query, each session's last message found by its primary key.
+ * one query, one primary-key probe per session (its highest idx).
  */
 export async function findWaitingReplies(db: Database, sessionIds: string[]): Promise<WaitingReply[]> {
   if (sessionIds.length === 0) return [];
   const result = await db.execute<{ session_id: string; idx: number; parts: ChatMessage["parts"]; metadata: ChatMessage["metadata"]; version: string }>(sql`
     select m.session_id, m.idx, m.parts, m.metadata, ${VERSION_OF_M} as version
-    from ${chatMessages} m
-    where m.session_id in (${sql.join(sessionIds.map((id) => sql`${id}::uuid`), sql`, `)})
-      and (m.metadata -> 'awaiting') is not null
-      and m.idx = (select max(last.idx) from ${chatMessages} last where last.session_id = m.session_id)`);
+    from (values ${sql.join(sessionIds.map((id) => sql`(${id}::uuid)`), sql`, `)}) as s(id)
+    cross join lateral (
+      select session_id, idx, parts, metadata from ${chatMessages} where session_id = s.id order by idx desc limit 1
+    ) m
+    where (m.metadata -> 'awaiting') is not null`);
   return result.rows.map((row) => ({ sessionId: row.session_id, idx: row.idx, parts: row.parts, metadata: row.metadata, version: row.version }));
 }
 
