@@ -32,7 +32,7 @@ export interface IdleSweepResult {
   scanned: number;
   /** Sessions this sweep ended (`idle_timeout`). */
   ended: number;
-  /** Waiting replies (pending approvals, unanswered client calls) of ended sessions, settled as timed out. */
+  /** Waiting replies (pending approvals, unanswered client calls) of sessions this sweep ended, settled with `SESSION_EXPIRED`. */
   settledWaits: number;
   /** Candidates left alone because a turn held their lock. */
   skippedLocked: number;

@@ -263,10 +263,10 @@ export class Chat {
     this.#showState(result.value);
     if (result.value.channel === "voice") this.#enterVoice();
     if (reopen) queueMicrotask(() => void this.open(false));
-    // A reload mid-reply: the reply in flight (none stored after the visitor's message, or no
-    // greeting yet) is streamed again from its start. No greeting and no turn in flight: write it now.
+    // A last reply that waits for this page's tools (the page reloaded before it answered): answer
+    // them now. A reload mid-reply: the reply in flight (none stored after the visitor's message,
+    // or no greeting yet) is streamed again from its start. No greeting and no turn in flight: write it now.
     const last = result.value.messages.at(-1);
-    // A reply that waits for this page's tools (the page reloaded before it answered): answer now.
     if (last?.role === "assistant") void this.#answerTools();
     else {
       void this.#runTurn({ kind: "resume" }).then((resumed) => {

@@ -125,7 +125,7 @@ export function segmentsFromParts(parts: ReadonlyArray<Record<string, unknown>>,
         id: String(part.toolCallId ?? index),
         name,
         // A client call the reply still waits for: not done, so the page answers it (with its input).
-        done: !waiting.includes(String(part.toolCallId)),
+        done: state !== "input-available" || !waiting.includes(String(part.toolCallId)),
         input: part.input,
         failed: state === "output-error",
         ...(approval ? { approval: { id: String(approval.id), state: state === "approval-requested" ? "pending" : approval.approved ? "approved" : "denied" } } : {}),
