@@ -158,10 +158,24 @@ export function renderDemoPage(
   Parley.boot({ metadata: { page: location.pathname }${bootIdentity} });
   // Page context: what the assistant may know about this page (the template's allow-list decides).
   Parley.setContext({ page: location.pathname, cart: [] });
-  // The shop's cart, for the client tool get_cart (templates that declare it call it here).
-  Parley.onToolCall("get_cart", function () {
-    return { items: [{ sku: "P-100", name: "Travel mug", quantity: 2, price: "12.50 EUR" }], total: "25.00 EUR" };
-  });
+  // The shop's cart: the page context carries it, and the client tool get_cart answers it
+  // (templates that declare it). Registered here, before widget.js runs, so a reloaded widget
+  // answering a call still waiting finds the handler.
+  (function () {
+    var cart = [];
+    Parley.onToolCall("get_cart", function () {
+      return { items: cart.slice() };
+    });
+    document.addEventListener("DOMContentLoaded", function () {
+      document.querySelectorAll("button.add").forEach(function (button) {
+        button.addEventListener("click", function () {
+          cart.push(button.dataset.product);
+          document.getElementById("cart").textContent = "Cart: " + cart.join(", ");
+          Parley.setContext({ page: location.pathname, cart: cart.slice() });
+        });
+      });
+    });
+  })();
 </script>
 <!-- The snippet a merchant pastes. -->
 <script src="${apiOrigin}/widget.js" data-public-key="${publicKey}" data-title="${escapeAttribute(title)}" data-var-shop-name="Northwind Goods"${extra}${turnstileScript ? ` data-turnstile-script="${escapeAttribute(turnstileScript)}"` : ""} async></script>
@@ -179,16 +193,6 @@ export function renderDemoPage(
 </main>
 <script nonce="${nonce}">
   document.getElementById("ask").addEventListener("click", function () { Parley.open(); });
-  (function () {
-    var cart = [];
-    document.querySelectorAll("button.add").forEach(function (button) {
-      button.addEventListener("click", function () {
-        cart.push(button.dataset.product);
-        document.getElementById("cart").textContent = "Cart: " + cart.join(", ");
-        Parley.setContext({ page: location.pathname, cart: cart.slice() });
-      });
-    });
-  })();
 </script>
 </body>
 </html>

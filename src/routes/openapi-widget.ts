@@ -71,6 +71,10 @@ export const widgetMessageSchema = z
     text: z.string(),
     parts: z.array(z.record(z.string(), z.unknown())).meta({ description: "AI SDK UI parts a widget renders: text, tool calls with results, data-node-transition" }),
     status: z.enum(["complete", "canceled", "interrupted"]),
+    awaiting: z
+      .object({ expiresAt: timestamp, clientCalls: z.array(z.string()) })
+      .optional()
+      .meta({ description: "Present while the reply waits for the visitor: `clientCalls` are the tool call ids the page must answer (`/tool-result`)" }),
     createdAt: timestamp,
   })
   .meta({ id: "WidgetMessage" });

@@ -20,6 +20,8 @@ export function visibleMessage(sessionId: string, message: ChatMessage) {
     text: message.text,
     parts: ui.parts.filter(isVisible),
     status: metadata.status ?? "complete",
+    // A reply still waiting for the visitor: a reloaded widget answers its client calls.
+    ...(metadata.awaiting ? { awaiting: metadata.awaiting } : {}),
     createdAt: message.createdAt,
   };
 }

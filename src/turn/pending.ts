@@ -39,6 +39,21 @@ export const APPROVED_CALL_UNFINISHED = "The call was approved, but the reply st
 export const TOOL_RESULT_TIMED_OUT = "The visitor's browser did not answer in time; the call expired without a result.";
 /** What the model is told of an unanswered client tool call when the visitor wrote a new message instead. */
 export const TOOL_RESULT_SUPERSEDED = "The visitor sent a new message before the browser answered; the call has no result.";
+/** What the model is told of a pending approval whose session the idle sweep ended. */
+export const APPROVAL_SESSION_EXPIRED = "The session ended for inactivity before the visitor decided; the tool was not run.";
+/** What the model is told of an unanswered client tool call whose session the idle sweep ended. */
+export const TOOL_RESULT_SESSION_EXPIRED = "The session ended for inactivity before the browser answered; the call has no result.";
+
+/** Why a wait was settled without the visitor's answer: the reasons its pending approvals and client calls get. */
+export interface SettleReasons {
+  approval: string;
+  clientCall: string;
+}
+
+/** The visitor wrote a new message instead of answering. */
+export const SUPERSEDED: SettleReasons = { approval: APPROVAL_SUPERSEDED, clientCall: TOOL_RESULT_SUPERSEDED };
+/** The idle sweep ended the session while the reply waited. */
+export const SESSION_EXPIRED: SettleReasons = { approval: APPROVAL_SESSION_EXPIRED, clientCall: TOOL_RESULT_SESSION_EXPIRED };
 
 function isToolPart(part: Part): boolean {
   return part.type === "dynamic-tool" || part.type.startsWith("tool-");
@@ -159,11 +174,12 @@ export function applyToolAnswer(
 }
 
 /**
- * A waiting message settled because the visitor wrote a new message instead (as the AI SDK's
- * own clients do): each pending approval denied, each unanswered client call failed, with a
- * reason the model reads. Null when nothing was pending.
+ * A waiting message settled without the visitor's answer — by default because the visitor wrote
+ * a new message instead (as the AI SDK's own clients do), or with `SESSION_EXPIRED` when the idle
+ * sweep ended the session: each pending approval denied, each unanswered client call failed,
+ * with a reason the model reads. Null when nothing was pending.
  */
-export function supersede(message: ChatMessage): ChatMessage | null {
+export function supersede<M extends Pick<ChatMessage, "parts" | "metadata">>(message: M, reasons: SettleReasons = SUPERSEDED): M | null {
   // A decided approval whose turn stopped before the tool ran is settled too: no call without a result.
   const unfinished = toolParts(message.parts as Part[]).some((part) => part.state === "approval-responded");
   if (awaitingStatus(message) === null && !unfinished) return null;
@@ -172,12 +188,12 @@ export function supersede(message: ChatMessage): ChatMessage | null {
     if (!isToolPart(part)) return part;
     const tool = part as unknown as ToolPart;
     if (tool.state === "approval-requested") {
-      return { ...tool, state: "output-denied", approval: { ...tool.approval!, approved: false, reason: APPROVAL_SUPERSEDED } } as unknown as Part;
+      return { ...tool, state: "output-denied", approval: { ...tool.approval!, approved: false, reason: reasons.approval } } as unknown as Part;
     }
     if (tool.state === "approval-responded") {
       return (tool.approval?.approved ? { ...tool, state: "output-error", errorText: APPROVED_CALL_UNFINISHED } : { ...tool, state: "output-denied" }) as unknown as Part;
     }
-    if (clientCalls.has(tool.toolCallId)) return { ...tool, state: "output-error", errorText: TOOL_RESULT_SUPERSEDED } as unknown as Part;
+    if (clientCalls.has(tool.toolCallId)) return { ...tool, state: "output-error", errorText: reasons.clientCall } as unknown as Part;
     return part;
   });
   return { ...message, parts, metadata: settledMetadata(message) };

@@ -77,13 +77,15 @@ describe("approvals and page tools on the demo shop", () => {
     expect(await storedToolStates(await sessionId())).toEqual(["tool-cancel_order:output-available", "tool-cancel_order:output-denied"]);
   });
 
-  it("answers a client tool with the handler the shop page registered", async () => {
+  it("answers a client tool with the handler the shop page registered: the page's live cart", async () => {
+    await page.getByRole("button", { name: "Add Canvas tote to cart" }).click();
+    await page.getByRole("button", { name: "Add Wool beanie to cart" }).click();
     await send(page, "/tool get_cart");
     await expect.poll(() => lastReply().locator(".body").last().innerText().catch(() => "")).toContain("The tool get_cart returned:");
     await repliesDone(page, 4);
     const reply = await lastReply().innerText();
     expect(reply).toContain("Looked up cart");
-    expect(reply).toContain('"name":"Travel mug","quantity":2');
+    expect(reply).toContain('The tool get_cart returned: {"items":["Canvas tote","Wool beanie"]}');
     expect(await storedToolStates(await sessionId())).toContain("tool-get_cart:output-available");
     await screenshot(page, "approval-03-cart");
   });
@@ -93,6 +95,32 @@ describe("approvals and page tools on the demo shop", () => {
     await expect.poll(() => lastReply().locator(".body").last().innerText().catch(() => "")).toContain("The tool get_wishlist returned:");
     await repliesDone(page, 5);
     expect(await lastReply().innerText()).toContain('This page has no handler for the tool \\"get_wishlist\\"');
+    expect(await page.evaluate(() => (window as unknown as { __cspViolations: string[] }).__cspViolations)).toEqual([]);
+  });
+
+  it("answers a client call still waiting after a reload, and the reply completes", async () => {
+    // The page's answer never reaches the server: the reload comes first.
+    let blocked!: () => void;
+    const answerBlocked = new Promise<void>((resolve) => (blocked = resolve));
+    await page.route(
+      "**/tool-result",
+      async (route) => {
+        await route.abort();
+        blocked();
+      },
+      { times: 1 },
+    );
+    await page.getByRole("button", { name: "Add Rain jacket to cart" }).click();
+    await send(page, "/tool get_cart");
+    await answerBlocked;
+    await expect.poll(async () => (await storedToolStates(await sessionId())).at(-1)).toBe("tool-get_cart:input-available");
+
+    await page.reload();
+    // The cart starts empty on the new page view; its handler answers the call the reply waits for.
+    await expect.poll(() => lastReply().locator(".body").last().innerText().catch(() => ""), { timeout: 15_000 }).toContain('The tool get_cart returned: {"items":[]}');
+    await repliesDone(page, 6);
+    expect((await transcript(page)).map((m) => m.role)).toEqual(["assistant", "user", "assistant", "user", "assistant", "user", "assistant", "user", "assistant", "user", "assistant"]);
+    expect((await storedToolStates(await sessionId())).at(-1)).toBe("tool-get_cart:output-available");
     expect(await page.evaluate(() => (window as unknown as { __cspViolations: string[] }).__cspViolations)).toEqual([]);
   });
 });

@@ -5,7 +5,7 @@ import { lockKey } from "../../src/lock";
 import { MAX_TOOL_OUTPUT_BYTES } from "../../src/turn/answer-request";
 import type { ParleyChunk } from "../../src/turn/message";
 import { TOOL_RESULT_SUPERSEDED, TOOL_RESULT_TIMED_OUT } from "../../src/turn/pending";
-import { post, stores } from "./support/app";
+import { call, post, stores } from "./support/app";
 import { createSession, createWidget, storedMessages, type TestSession } from "./support/fixtures";
 import { dataOf, readChunks, textOf } from "./support/sse";
 
@@ -54,6 +54,11 @@ describe("a client tool", () => {
     expect(await stores().redis.get(lockKey(session.sessionId))).toBeNull();
     const waiting = (await storedMessages(session.sessionId))[1]!;
     expect((waiting.metadata as MessageMetadata).awaiting).toMatchObject({ clientCalls: [toolCall.toolCallId] });
+    // The session's state says what the reply waits for, so a reloaded widget can answer it.
+    const state = await call(`/v1/widget/session/${session.sessionId}`, { token: session.token });
+    const shown = ((await state.res.json()) as { messages: Array<{ awaiting?: unknown }> }).messages;
+    expect(shown[1]!.awaiting).toEqual({ expiresAt: expect.any(String), clientCalls: [toolCall.toolCallId] });
+    expect(shown[0]!.awaiting).toBeUndefined();
 
     const answered = await streamed("tool-result", session, { toolCallId: toolCall.toolCallId, output: CART });
     expect(answered[0]).toMatchObject({ type: "start", messageId: `${session.sessionId}:1` });

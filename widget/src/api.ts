@@ -41,6 +41,8 @@ export interface StoredMessage {
   text: string;
   parts: Array<Record<string, unknown>>;
   status: string;
+  /** While the reply waits for the visitor: the client tool calls this page must answer. */
+  awaiting?: { clientCalls: string[] };
 }
 
 /** The answer of `GET /session/:id`. */

@@ -263,10 +263,12 @@ export class Chat {
     this.#showState(result.value);
     if (result.value.channel === "voice") this.#enterVoice();
     if (reopen) queueMicrotask(() => void this.open(false));
-    // A reload mid-reply: the reply in flight (none stored after the visitor's message, or no
-    // greeting yet) is streamed again from its start. No greeting and no turn in flight: write it now.
+    // A last reply that waits for this page's tools (the page reloaded before it answered): answer
+    // them now. A reload mid-reply: the reply in flight (none stored after the visitor's message,
+    // or no greeting yet) is streamed again from its start. No greeting and no turn in flight: write it now.
     const last = result.value.messages.at(-1);
-    if (!last || last.role === "user") {
+    if (last?.role === "assistant") void this.#answerTools();
+    else {
       void this.#runTurn({ kind: "resume" }).then((resumed) => {
         if (!resumed && !last) void this.#runTurn({ kind: "initial" }, { quietConflict: true });
       });
@@ -281,7 +283,7 @@ export class Chat {
       if (message.role === "user") this.#view.addUserMessage(message.text);
       else if (message.role === "assistant") {
         const status = message.status === "canceled" ? "stopped" : message.status === "interrupted" ? "cut" : "complete";
-        const reply: Reply = { segments: segmentsFromParts(message.parts), status, ended: true };
+        const reply: Reply = { segments: segmentsFromParts(message.parts, message.awaiting?.clientCalls), status, ended: true };
         const bubble = this.#view.addAssistantMessage();
         bubble.update(reply);
         this.#last = { bubble, reply };

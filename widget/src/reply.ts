@@ -111,7 +111,7 @@ export function replyText(reply: Pick<Reply, "segments">): string {
 }
 
 /** A stored message's parts (`GET /session/:id`) as segments. */
-export function segmentsFromParts(parts: ReadonlyArray<Record<string, unknown>>): Segment[] {
+export function segmentsFromParts(parts: ReadonlyArray<Record<string, unknown>>, waiting: readonly string[] = []): Segment[] {
   const segments: Segment[] = [];
   parts.forEach((part, index) => {
     const type = String(part.type);
@@ -124,7 +124,9 @@ export function segmentsFromParts(parts: ReadonlyArray<Record<string, unknown>>)
         kind: "tool",
         id: String(part.toolCallId ?? index),
         name,
-        done: true,
+        // A client call the reply still waits for: not done, so the page answers it (with its input).
+        done: state !== "input-available" || !waiting.includes(String(part.toolCallId)),
+        input: part.input,
         failed: state === "output-error",
         ...(approval ? { approval: { id: String(approval.id), state: state === "approval-requested" ? "pending" : approval.approved ? "approved" : "denied" } } : {}),
       });

@@ -74,4 +74,20 @@ describe("segmentsFromParts", () => {
       { kind: "tool", id: "c2", name: "get_shipment", done: true, failed: true },
     ]);
   });
+
+  it("leaves the client calls a stored reply still waits for not done, with their input, for the page to answer", () => {
+    const segments = segmentsFromParts(
+      [
+        { type: "tool-get_cart", toolCallId: "c1", state: "input-available", input: { full: true } },
+        { type: "tool-get_order", toolCallId: "c2", state: "input-available", input: {} },
+        { type: "tool-get_wishlist", toolCallId: "c3", state: "output-available", input: {}, output: [] },
+      ],
+      ["c1", "c3"],
+    );
+    expect(segments).toEqual([
+      { kind: "tool", id: "c1", name: "get_cart", done: false, failed: false, input: { full: true } },
+      { kind: "tool", id: "c2", name: "get_order", done: true, failed: false, input: {} },
+      { kind: "tool", id: "c3", name: "get_wishlist", done: true, failed: false, input: {} },
+    ]);
+  });
 });
