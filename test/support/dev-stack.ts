@@ -47,7 +47,10 @@ export async function startDevStack({ name, portBase, redisDb, devVars = {} }: D
   const devVarsFile = resolve(dirname(stackLog(name)), "dev.vars");
   mkdirSync(dirname(devVarsFile), { recursive: true });
   const example = readFileSync(resolve(root, ".dev.vars.example"), "utf8");
-  writeFileSync(devVarsFile, `${example}\n${Object.entries(devVars).map(([key, value]) => `${key}=${value}`).join("\n")}\n`);
+  // A key prefix of this run's own: the seeded demo widgets' rate-limit windows (fixed hours) start
+  // empty, whatever other runs on this machine's Redis counted in the same hour.
+  const ownVars = { REDIS_KEY_PREFIX: `parley_${name}_${randomBytes(4).toString("hex")}`, ...devVars };
+  writeFileSync(devVarsFile, `${example}\n${Object.entries(ownVars).map(([key, value]) => `${key}=${value}`).join("\n")}\n`);
   // Only the stack's own file configures the model: nothing of this shell's leaks in.
   const { OPENAI_API_KEY: _key, OPENAI_BASE_URL: _baseUrl, OPENAI_MODEL: _model, ...inherited } = process.env;
   const stateDir = resolve(root, ".parley/test");
