@@ -10,6 +10,7 @@ import type { ParleyChunk } from "../../src/turn/message";
 import { APPROVAL_SUPERSEDED, APPROVAL_TIMED_OUT } from "../../src/turn/pending";
 import { call, post, stores } from "./support/app";
 import { createSession, createWidget, storedMessages, type TestSession } from "./support/fixtures";
+import { messageTurn as message, streamedTurn as streamed, turnEndOf as turnEnd, turnRoute as turn } from "./support/turns";
 import { dataOf, readChunks, StreamReader, textOf } from "./support/sse";
 
 const PREFIX = "(parley local dev model)";
@@ -34,22 +35,6 @@ async function toolRuns(key: string): Promise<number> {
   return ((await res.json()) as { calls: number }).calls;
 }
 
-async function turn(path: string, session: TestSession, json: unknown, env?: Record<string, string>) {
-  const { res, settled } = await post(`/v1/widget/session/${session.sessionId}/${path}`, { token: session.token, json, ...(env ? { env } : {}) });
-  return { res, settled };
-}
-
-/** A turn that must answer 200: its chunks, once its work has settled. */
-async function streamed(path: string, session: TestSession, json: unknown, env?: Record<string, string>): Promise<ParleyChunk[]> {
-  const { res, settled } = await turn(path, session, json, env);
-  expect(res.status, await res.clone().text()).toBe(200);
-  const chunks = await readChunks(res);
-  await settled();
-  return chunks;
-}
-
-const message = (session: TestSession, text: string, env?: Record<string, string>) => streamed("message", session, { id: crypto.randomUUID(), text }, env);
-const turnEnd = (chunks: ParleyChunk[]) => dataOf(chunks, "data-turn-end")[0]?.data;
 const approvalRequest = (chunks: ParleyChunk[]) => dataOf(chunks, "tool-approval-request")[0]!;
 
 async function setUp(extra: Parameters<typeof createWidget>[0] = {}) {

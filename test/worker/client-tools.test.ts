@@ -5,29 +5,16 @@ import { lockKey } from "../../src/lock";
 import { MAX_TOOL_OUTPUT_BYTES } from "../../src/turn/answer-request";
 import type { ParleyChunk } from "../../src/turn/message";
 import { TOOL_RESULT_SUPERSEDED, TOOL_RESULT_TIMED_OUT } from "../../src/turn/pending";
-import { call, post, stores } from "./support/app";
+import { call, stores } from "./support/app";
 import { createSession, createWidget, storedMessages, type TestSession } from "./support/fixtures";
-import { dataOf, readChunks, textOf } from "./support/sse";
+import { messageTurn as message, streamedTurn as streamed, turnEndOf as turnEnd, turnRoute as turn } from "./support/turns";
+import { dataOf, textOf } from "./support/sse";
 
 const PREFIX = "(parley local dev model)";
 const OPENAI = () => ({ OPENAI_API_KEY: "test-key", OPENAI_BASE_URL: inject("openaiBaseUrl") });
 const CART = { items: [{ sku: "P-100", name: "Travel mug", quantity: 2 }], total: "25.00 EUR" };
 const getCart = { name: "get_cart", description: "What is in the visitor's cart", inputSchema: { type: "object", properties: {} } };
 
-async function turn(path: string, session: TestSession, json: unknown, env?: Record<string, string>) {
-  return post(`/v1/widget/session/${session.sessionId}/${path}`, { token: session.token, json, ...(env ? { env } : {}) });
-}
-
-async function streamed(path: string, session: TestSession, json: unknown, env?: Record<string, string>): Promise<ParleyChunk[]> {
-  const { res, settled } = await turn(path, session, json, env);
-  expect(res.status, await res.clone().text()).toBe(200);
-  const chunks = await readChunks(res);
-  await settled();
-  return chunks;
-}
-
-const message = (session: TestSession, text: string, env?: Record<string, string>) => streamed("message", session, { id: crypto.randomUUID(), text }, env);
-const turnEnd = (chunks: ParleyChunk[]) => dataOf(chunks, "data-turn-end")[0]?.data;
 const callOf = (chunks: ParleyChunk[]) => dataOf(chunks, "tool-input-available")[0]!;
 
 async function setUp(template: NonNullable<Parameters<typeof createWidget>[0]>["template"] = {}) {
