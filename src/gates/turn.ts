@@ -19,7 +19,7 @@ import { assertOriginAllowed, pageOrigin } from "../sessions/origin";
 import type { TokenVariables } from "./token";
 
 export interface TurnVariables {
-  /** What gates 3–13 decided: run the turn, or replay a stored reply (gate 12). */
+  /** What gates 3–16 decided: run the turn, or replay a stored reply (gate 12). */
   turn: GatedTurn;
 }
 

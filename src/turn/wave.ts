@@ -68,7 +68,7 @@ export function readSnapshot(db: Database, input: Pick<TurnWaveInput, "sessionId
   );
 }
 
-/** What gates 3–13 decided for a turn request, as plain values. */
+/** What gates 3–16 decided for a turn request, as plain values. */
 export type GatedTurn =
   | {
       /** Gate 12: the message id is stored and answered; its reply is replayed, no model call. */
