@@ -1,6 +1,6 @@
 import {
+  experimental_streamTextLowMemory as streamTextSingleConsumer,
   isStepCount,
-  streamText,
   toUIMessageStream,
   type FinishReason,
   type LanguageModel,
@@ -87,7 +87,10 @@ export async function streamModel(
   });
 
   const stepUsage: LanguageModelUsage[] = [];
-  const result = streamText({
+  // The single-consumer variant of `streamText` (same engine, same parts): the turn reads the
+  // stream once, so the SDK need not tee every part into a replay copy and read it again when
+  // `totalUsage` is asked for (measured with `npm run bench`, README "Performance").
+  const result = streamTextSingleConsumer({
     model,
     system: systemPrompt(template, promptVars, state.node),
     messages: await modelMessages({
