@@ -51,7 +51,7 @@ const tools = {
   lookup: tool({ inputSchema: z.object({ q: z.string() }), execute: async ({ q }) => ({ found: q }) }),
   broken: tool({
     inputSchema: z.object({}),
-    execute: async () => {
+    execute: async (): Promise<{ ok: true }> => {
       throw new Error("the tool broke");
     },
   }),
