@@ -160,9 +160,21 @@ export interface OptionalBindings {
 /** Where Turnstile tokens are verified unless `TURNSTILE_VERIFY_URL` says otherwise. */
 export const TURNSTILE_SITEVERIFY_URL = "https://challenges.cloudflare.com/turnstile/v0/siteverify";
 
+/**
+ * Configurations parsed per bindings object: an isolate serves every request with the same `env`,
+ * so the schema runs once per isolate, not per request (README "Performance"). A different object
+ * (a test's override) is parsed afresh; a bad one is never kept.
+ */
+const parsedConfigs = new WeakMap<object, Config>();
+
 /** Parses the Worker's bindings; a missing or bad variable is a 500 `misconfigured` naming it. */
 export function parseConfig(env: Env & OptionalBindings): Config {
+  const known = parsedConfigs.get(env);
+  if (known) return known;
   const parsed = configSchema.safeParse(env);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) {
+    parsedConfigs.set(env, parsed.data);
+    return parsed.data;
+  }
   throw new ApiError("misconfigured", { message: `The server is misconfigured: ${describeIssues(parsed.error.issues)}.` });
 }

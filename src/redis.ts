@@ -7,8 +7,12 @@ import type { Config } from "./config";
  */
 const RETRY = { retries: 1, backoff: () => 50 };
 
-/** An Upstash REST client; made per request. */
-export function createRedis(config: Pick<Config, "redisUrl" | "redisToken">): Redis {
+/**
+ * An Upstash REST client; made per request. `deserialize: false` leaves replies as Redis sent
+ * them: for writes whose replies are not read (the reply buffer), it spares the client's attempt
+ * to parse every reply as JSON, which throws (and costs an exception) for each `OK`.
+ */
+export function createRedis(config: Pick<Config, "redisUrl" | "redisToken">, { deserialize = true }: { deserialize?: boolean } = {}): Redis {
   return new Redis({
     url: config.redisUrl,
     token: config.redisToken,
@@ -17,5 +21,6 @@ export function createRedis(config: Pick<Config, "redisUrl" | "redisToken">): Re
     // Every value parley stores is ASCII (tokens, counters, JSON of tool lists): base64 replies
     // only cost decoding work on every command (~9 % of a turn's CPU outside the tokens).
     responseEncoding: false,
+    automaticDeserialization: deserialize,
   });
 }

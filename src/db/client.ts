@@ -11,7 +11,15 @@ export type Database = ReturnType<typeof createDb>;
  */
 export const DATABASE_REQUEST_TIMEOUT_MS = 2_500;
 
-/** A Drizzle client over Neon's HTTP driver; made per request (Workers forbid sharing I/O objects). */
+/**
+ * Clients by connection string and endpoint, one per isolate: Neon's HTTP driver holds no I/O
+ * object (every query is its own `fetch`), so a client can serve every request, and Drizzle's
+ * per-client set-up (the schema's relational config) runs once, not per request (README
+ * "Performance").
+ */
+const clients = new Map<string, ReturnType<typeof newDb>>();
+
+/** A Drizzle client over Neon's HTTP driver. */
 export function createDb(config: Pick<Config, "databaseUrl" | "neonLocalEndpoint">) {
   const endpoint = config.neonLocalEndpoint;
   // The driver only has process-wide endpoint and fetch settings. The endpoint is set only where
@@ -19,7 +27,14 @@ export function createDb(config: Pick<Config, "databaseUrl" | "neonLocalEndpoint
   // the same everywhere.
   if (endpoint) neonConfig.fetchEndpoint = () => endpoint;
   neonConfig.fetchFunction = fetchWithTimeout;
-  return drizzle({ client: neon(config.databaseUrl), schema });
+  const key = `${config.databaseUrl}\n${endpoint ?? ""}`;
+  let db = clients.get(key);
+  if (!db) clients.set(key, (db = newDb(config.databaseUrl)));
+  return db;
+}
+
+function newDb(databaseUrl: string) {
+  return drizzle({ client: neon(databaseUrl), schema });
 }
 
 /**

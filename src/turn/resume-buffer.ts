@@ -1,7 +1,6 @@
 import type { Redis } from "@upstash/redis/cloudflare";
 import { DEFAULT_REDIS_KEY_PREFIX } from "../key-prefix";
 import { errorFields, log } from "../log/log";
-import type { ParleyChunk } from "./message";
 import { openTurnStream, type TurnStream } from "./stream";
 
 // The producer side of resumable streams (docs/architecture.md, "Resuming a reply"): while a
@@ -78,7 +77,9 @@ export function openResumableTurnStream(redis: Pick<Redis, "multi">, options: Re
   const pointerKey = replyPointerKey(sessionId, keyPrefix);
   const bufferKey = replyBufferKey(sessionId, turnId, keyPrefix);
 
-  let pending: ParleyChunk[] = [];
+  // Each chunk as the JSON its SSE frame carries: the client pushes strings as they are, so the
+  // list holds the same text as before, and a chunk is serialised once, not twice.
+  let pending: string[] = [];
   let inFlight: Promise<void> | null = null;
   let timer: ReturnType<typeof setTimeout> | null = null;
   let lastFlushAt = Number.NEGATIVE_INFINITY;
@@ -124,10 +125,11 @@ export function openResumableTurnStream(redis: Pick<Redis, "multi">, options: Re
   return {
     ...stream,
     write(chunk) {
-      stream.write(chunk);
-      if (closed) return;
-      pending.push(chunk);
+      const json = stream.write(chunk);
+      if (closed) return json;
+      pending.push(json);
       schedule();
+      return json;
     },
     close() {
       stream.close();

@@ -14,6 +14,7 @@ import type { TurnDeps, TurnPlan } from "./plan";
 import { watchStops } from "./stops";
 import { recordUsage, turnUsageRow } from "./usage-record";
 import { openResumableTurnStream } from "./resume-buffer";
+import { createRedis } from "../redis";
 
 export interface RunTurnDeps extends TurnDeps {
   /** The session lock, handed over by the gate that took it. */
@@ -40,8 +41,9 @@ export interface RunTurnDeps extends TurnDeps {
 export async function runTurn(plan: TurnPlan, deps: RunTurnDeps): Promise<void> {
   const { db, lock, config } = deps;
   const { sessionId } = plan;
-  // Also buffered in Redis, so a client that reloads can resume the reply (GET /stream).
-  const stream = openResumableTurnStream(deps.redis, { sessionId, keyPrefix: config.redisKeyPrefix, lockToken: lock.token, requestSignal: deps.requestSignal });
+  // Also buffered in Redis, so a client that reloads can resume the reply (GET /stream). The
+  // buffer's writes go through a client that leaves their (unread) replies unparsed.
+  const stream = openResumableTurnStream(createRedis(config, { deserialize: false }), { sessionId, keyPrefix: config.redisKeyPrefix, lockToken: lock.token, requestSignal: deps.requestSignal });
   const stops = watchStops({
     redis: deps.redis,
     keyPrefix: config.redisKeyPrefix,

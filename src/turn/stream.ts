@@ -29,8 +29,8 @@ export interface TurnEventIds {
 export interface TurnStream {
   /** The SSE Response: AI SDK UI message stream v1. */
   response: Response;
-  /** Sends a chunk; once the client is gone, chunks are dropped. */
-  write(chunk: ParleyChunk): void;
+  /** Sends a chunk; once the client is gone, chunks are dropped. Returns the chunk's JSON, as framed. */
+  write(chunk: ParleyChunk): string;
   /** Ends the stream; safe to call more than once. */
   close(): void;
   /** Aborts when the client stops reading (disconnect or cancelled body). */
@@ -90,7 +90,9 @@ export function openTurnStream(requestSignal?: AbortSignal, eventIds?: TurnEvent
     response: new Response(body, { headers: STREAM_HEADERS }),
     write(chunk) {
       const id = eventIds ? `id: ${eventIds.turnId}-${nextEventIndex++}\n` : "";
-      enqueue(`${id}data: ${JSON.stringify(chunk)}\n\n`);
+      const json = JSON.stringify(chunk);
+      enqueue(`${id}data: ${json}\n\n`);
+      return json;
     },
     close() {
       if (closed) return;
