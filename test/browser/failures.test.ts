@@ -3,7 +3,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_IDS } from "../../dev/seed";
-import { repliesDone, screenshot, send, shadow, transcript, useSuite } from "./support";
+import { insertTestWidget, repliesDone, screenshot, send, shadow, transcript, useSuite } from "./support";
 
 const suite = useSuite();
 let desktop: BrowserContext;
@@ -73,19 +73,7 @@ describe("the widget's failure sentences", () => {
   });
 
   it("hides the text input when the template says textInput: false, leaving the quick replies", async () => {
-    const templateId = randomUUID();
-    await suite.db.query(
-      `insert into templates (id, tenant_id, name, model, instructions, greeting, variables, presentation)
-       select $1, tenant_id, 'buttons only', model, instructions, greeting, variables, $2 from templates where id = $3`,
-      [templateId, JSON.stringify({ quickReplies: ["Track my parcel", "Opening hours"], textInput: false }), DEMO_IDS.staticTemplate],
-    );
-    const publicKey = `pk_test_${randomBytes(6).toString("hex")}`;
-    await suite.db.query(`insert into widgets (id, tenant_id, template_id, public_key, allowed_origins) values ($1, 'tenant_browser', $2, $3, $4)`, [
-      randomUUID(),
-      templateId,
-      publicKey,
-      [suite.shopUrl],
-    ]);
+    const { publicKey } = await insertTestWidget(suite, { presentation: { quickReplies: ["Track my parcel", "Opening hours"], textInput: false } });
     const buttons = await desktop.newPage();
     await buttons.goto(`${suite.shopUrl}/widget?key=${publicKey}`);
     await buttons.getByRole("button", { name: "Open chat" }).click();

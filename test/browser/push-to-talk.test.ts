@@ -1,9 +1,7 @@
 /** Push-to-talk in the widget: a microphone button when the template enables it; held, it records and transcribes. */
-import { randomBytes, randomUUID } from "node:crypto";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEMO_IDS } from "../../dev/seed";
-import { repliesDone, screenshot, useSuite } from "./support";
+import { insertTestWidget, repliesDone, screenshot, useSuite } from "./support";
 
 // Its own Chromium: with a fake microphone (a test tone) that needs no permission prompt.
 const suite = useSuite({ browser: false });
@@ -30,19 +28,7 @@ afterAll(async () => {
 
 /** A widget of its own on a copy of the static-greeting template with `presentation`; its page, opened. */
 async function openWidget(presentation: Record<string, unknown>): Promise<Page> {
-  const templateId = randomUUID();
-  await suite.db.query(
-    `insert into templates (id, tenant_id, name, model, instructions, greeting, variables, presentation)
-     select $1, tenant_id, 'push-to-talk', model, instructions, greeting, variables, $2 from templates where id = $3`,
-    [templateId, JSON.stringify(presentation), DEMO_IDS.staticTemplate],
-  );
-  const publicKey = `pk_test_${randomBytes(6).toString("hex")}`;
-  await suite.db.query(`insert into widgets (id, tenant_id, template_id, public_key, allowed_origins) values ($1, 'tenant_browser', $2, $3, $4)`, [
-    randomUUID(),
-    templateId,
-    publicKey,
-    [suite.shopUrl],
-  ]);
+  const { publicKey } = await insertTestWidget(suite, { presentation });
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
   await page.goto(`${suite.shopUrl}/widget?key=${publicKey}`);

@@ -2,11 +2,13 @@
  * What the browser test files share: Debian's Chromium driven by playwright-core (no browser
  * download), the stack that `global-setup.ts` started, and helpers for the widget's shadow DOM.
  */
+import { randomBytes, randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import pg from "pg";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, inject } from "vitest";
+import { DEMO_IDS } from "../../dev/seed";
 
 /** The demo shop's `data-title`: the panel's header and the dialog's name. */
 export const TITLE = "Northwind Support";
@@ -135,4 +137,32 @@ export function shadow(page: Page) {
 export async function send(page: Page, text: string): Promise<void> {
   await page.getByRole("textbox", { name: "Message" }).fill(text);
   await page.getByRole("button", { name: "Send" }).click();
+}
+
+/**
+ * A widget of its own for the demo shop's origin, on the static-greeting demo template — or, with
+ * `presentation`, on a copy of it that presents itself so. Resolves its id and public key.
+ */
+export async function insertTestWidget(
+  suite: Pick<Suite, "db" | "shopUrl">,
+  { presentation }: { presentation?: Record<string, unknown> } = {},
+): Promise<{ widgetId: string; publicKey: string }> {
+  let templateId: string = DEMO_IDS.staticTemplate;
+  if (presentation) {
+    templateId = randomUUID();
+    await suite.db.query(
+      `insert into templates (id, tenant_id, name, model, instructions, greeting, variables, presentation)
+       select $1, tenant_id, name || ' (test copy)', model, instructions, greeting, variables, $2 from templates where id = $3`,
+      [templateId, JSON.stringify(presentation), DEMO_IDS.staticTemplate],
+    );
+  }
+  const widgetId = randomUUID();
+  const publicKey = `pk_test_${randomBytes(6).toString("hex")}`;
+  await suite.db.query(`insert into widgets (id, tenant_id, template_id, public_key, allowed_origins) values ($1, 'tenant_browser', $2, $3, $4)`, [
+    widgetId,
+    templateId,
+    publicKey,
+    [suite.shopUrl],
+  ]);
+  return { widgetId, publicKey };
 }

@@ -1,11 +1,9 @@
 /** The voice channel as the visitor sees it: chat paused while a call is attached, back after. */
-import { randomBytes, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEMO_IDS } from "../../dev/seed";
-import { repliesDone, screenshot, send, sessionsOf, shadow, transcript, useSuite } from "./support";
+import { insertTestWidget, repliesDone, screenshot, send, sessionsOf, shadow, transcript, useSuite } from "./support";
 
 const suite = useSuite();
 let context: BrowserContext;
@@ -31,14 +29,7 @@ async function voiceCall(sessionId: string, action: "attach" | "detach", leadId:
 
 /** A widget of its own on the static-greeting template, its page open and the greeting shown. */
 async function openWidget(): Promise<{ page: Page; sessionId: string }> {
-  const widgetId = randomUUID();
-  const publicKey = `pk_test_${randomBytes(6).toString("hex")}`;
-  await suite.db.query(`insert into widgets (id, tenant_id, template_id, public_key, allowed_origins) values ($1, 'tenant_browser', $2, $3, $4)`, [
-    widgetId,
-    DEMO_IDS.staticTemplate,
-    publicKey,
-    [suite.shopUrl],
-  ]);
+  const { widgetId, publicKey } = await insertTestWidget(suite);
   const page = await context.newPage();
   await page.goto(`${suite.shopUrl}/widget?key=${publicKey}`);
   await page.getByRole("button", { name: "Open chat" }).click();
