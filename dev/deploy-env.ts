@@ -8,6 +8,14 @@ import { join } from "node:path";
 export const WORKER_SECRETS = ["DATABASE_URL", "UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN", "SESSION_TOKEN_SECRET", "ADMIN_API_KEY", "OPENAI_API_KEY"] as const;
 export type WorkerSecret = (typeof WORKER_SECRETS)[number];
 
+/** Secrets a deployment may go without (README "Configuration"): passed on only when set. */
+export const OPTIONAL_WORKER_SECRETS = ["IDENTITY_ENCRYPTION_KEY", "SERVICE_API_KEY"] as const;
+
+/** The values of those of `names` that the environment sets (non-empty); the others left out. */
+export function optionalEnv<N extends string>(names: readonly N[]): Partial<Record<N, string>> {
+  return Object.fromEntries(names.flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : []))) as Partial<Record<N, string>>;
+}
+
 /**
  * The values of `names` from the environment; exits naming every missing one before anything
  * is deployed, so a missing secret fails the first step and never a half-made deployment.

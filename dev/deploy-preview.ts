@@ -13,7 +13,7 @@ import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { requireEnv, runWrangler, setStepOutput, WORKER_SECRETS } from "./deploy-env";
+import { OPTIONAL_WORKER_SECRETS, optionalEnv, requireEnv, runWrangler, setStepOutput, WORKER_SECRETS } from "./deploy-env";
 import { applyMigrations } from "./migrate";
 import { seedForDeployment } from "./seed-demo";
 import { smokeTest } from "./smoke-test";
@@ -46,7 +46,7 @@ export function previewLinks(baseUrl: string) {
 }
 
 async function deployPreview(name: string): Promise<void> {
-  const secrets = requireEnv(WORKER_SECRETS, "deploy:preview");
+  const secrets = { ...requireEnv(WORKER_SECRETS, "deploy:preview"), ...optionalEnv(OPTIONAL_WORKER_SECRETS) };
   const keyPrefix = previewKeyPrefix(name);
 
   console.log(`deploy:preview: migrations on the preview's database`);

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
+import { OPTIONAL_WORKER_SECRETS, optionalEnv } from "../../dev/deploy-env";
 import { previewKeyPrefix, previewLinks, previewName } from "../../dev/deploy-preview";
 import { turnEndOf } from "../../dev/smoke-test";
 import { REDIS_KEY_PREFIX_PATTERN } from "../../src/key-prefix";
@@ -163,6 +164,24 @@ function refused(env: Record<string, string>): string | null {
     return error instanceof Error ? error.message : String(error);
   }
 }
+
+describe("the optional Worker secrets", () => {
+  it("reach a preview only when set: an unset or empty repository secret is left out", () => {
+    const saved = Object.fromEntries(OPTIONAL_WORKER_SECRETS.map((name) => [name, process.env[name]]));
+    try {
+      process.env.SERVICE_API_KEY = "a-service-key-of-the-previews";
+      process.env.IDENTITY_ENCRYPTION_KEY = "";
+      expect(optionalEnv(OPTIONAL_WORKER_SECRETS)).toEqual({ SERVICE_API_KEY: "a-service-key-of-the-previews" });
+      delete process.env.SERVICE_API_KEY;
+      expect(optionalEnv(OPTIONAL_WORKER_SECRETS)).toEqual({});
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
+  });
+});
 
 describe("a deployed Worker's config", () => {
   it("accepts a proper production configuration", () => {
