@@ -98,7 +98,8 @@ export async function getTurnSnapshot(
   db: Database,
   { sessionId, widgetId, historyLimit, clientMessageId, partsContaining }: {
     sessionId: string;
-    widgetId: string;
+    /** The token's widget; null: the session's own, whatever it is (the service API). */
+    widgetId: string | null;
     historyLimit: number;
     clientMessageId?: string;
     /** A JSON value the parts must contain (`@>`), e.g. `[{ "toolCallId": "…" }]`. */
@@ -109,6 +110,7 @@ export async function getTurnSnapshot(
     .select({ id: chatSessions.templateId })
     .from(chatSessions)
     .where(eq(chatSessions.id, sessionId));
+  const widgetOf = widgetId ?? sql`(${db.select({ id: chatSessions.widgetId }).from(chatSessions).where(eq(chatSessions.id, sessionId))})`;
   // Client ids are at least one character long, so "" matches nothing on a turn without one.
   const clientId = clientMessageId ?? "";
   const existingIdx = db
@@ -117,11 +119,11 @@ export async function getTurnSnapshot(
     .where(and(eq(chatMessages.sessionId, sessionId), eq(chatMessages.clientMessageId, clientId)));
   const containing = partsContaining === undefined ? sql`false` : sql`${chatMessages.parts} @> ${JSON.stringify(partsContaining)}::jsonb`;
   const [widgetRows, sessionRows, templateRows, historyRows, countRows, existingRows, replyRows, tokenRows, callRows] = await db.batch([
-    db.select().from(widgets).where(eq(widgets.id, widgetId)).limit(1),
+    db.select().from(widgets).where(eq(widgets.id, widgetOf)).limit(1),
     db
       .select()
       .from(chatSessions)
-      .where(and(eq(chatSessions.id, sessionId), eq(chatSessions.widgetId, widgetId)))
+      .where(widgetId === null ? eq(chatSessions.id, sessionId) : and(eq(chatSessions.id, sessionId), eq(chatSessions.widgetId, widgetId)))
       .limit(1),
     db.select().from(templates).where(eq(templates.id, sql`(${sessionTemplateId})`)).limit(1),
     db
@@ -149,10 +151,10 @@ export async function getTurnSnapshot(
       .from(turnUsage)
       .where(
         and(
-          eq(turnUsage.widgetId, widgetId),
+          eq(turnUsage.widgetId, widgetOf),
           sql`${turnUsage.createdAt} >= ${startOfUtcDay}`,
           // Summed only for a widget with a budget: the widget row is read in the same batch.
-          sql`exists (select 1 from ${widgets} where ${widgets.id} = ${widgetId} and ${widgets.dailyTokenBudget} is not null)`,
+          sql`exists (select 1 from ${widgets} where ${widgets.id} = ${widgetOf} and ${widgets.dailyTokenBudget} is not null)`,
         ),
       ),
     db

@@ -2,12 +2,6 @@ import { and, eq, sql } from "drizzle-orm";
 import type { Database } from "./client";
 import { chatSessions, type ChatSession } from "./schema";
 
-/** A session's id and widget, for the service API, which names sessions by id alone. */
-export async function findSessionWidget(db: Database, { sessionId }: { sessionId: string }): Promise<{ widgetId: string } | null> {
-  const [row] = await db.select({ widgetId: chatSessions.widgetId }).from(chatSessions).where(eq(chatSessions.id, sessionId)).limit(1);
-  return row ?? null;
-}
-
 /** What a channel move did: whether it changed the session, and the session as it now stands. */
 export interface ChannelMove {
   changed: boolean;

@@ -55,19 +55,18 @@ export const turnGate = (kind: Exclude<TurnKind, "voice">) =>
  */
 export async function gateTurn(
   { db, redis, config }: { db: Database; redis: Redis; config: Config },
-  { kind, request, sessionId, widgetId, clientMessageId, partsContaining, messageContext, waitUntil, extraRoundTrips = 0 }: {
+  { kind, request, sessionId, widgetId, clientMessageId, partsContaining, messageContext, waitUntil }: {
     kind: TurnKind;
     request: Request;
     sessionId: string;
-    widgetId: string;
+    /** The token's widget; null: the session's own, read in the same wave (voice turns). */
+    widgetId: string | null;
     clientMessageId?: string;
     /** An answer turn's pattern for the stored reply holding the call it answers (gate 17). */
     partsContaining?: TurnWaveInput["partsContaining"];
     /** The message's own page `context`, for this turn only. */
     messageContext?: PageContext;
     waitUntil: (work: Promise<unknown>) => void;
-    /** Sequential store round trips the route made before the wave (for the turn's log line). */
-    extraRoundTrips?: number;
   },
 ): Promise<GatedTurn> {
   const input: TurnWaveInput = {
@@ -82,14 +81,13 @@ export async function gateTurn(
   };
   const wave = await readTurnWave({ db, redis }, input);
   try {
-    const turn = await judgeTurnWave(wave, {
+    return await judgeTurnWave(wave, {
       kind,
       origin: pageOrigin(request),
       redis,
       readAgain: () => readSnapshot(db, input),
       ...(messageContext === undefined ? {} : { messageContext }),
     });
-    return turn.action === "run" && extraRoundTrips > 0 ? { ...turn, extraRoundTrips } : turn;
   } catch (error) {
     if (wave.lock.ok) waitUntil(wave.lock.lock.release());
     throw error;
@@ -113,7 +111,9 @@ export async function judgeTurnWave(
 ): Promise<GatedTurn> {
   if (!wave.snapshot.ok) throw wave.snapshot.error;
   const { widget } = wave.snapshot.value;
-  // 3
+  // 3 — a voice turn names no widget: its widget is its session's, and a session that does not
+  // exist has none (gate 6's 404, answered first).
+  if (kind === "voice" && !wave.snapshot.value.session) throw new ApiError("session_not_found");
   if (!widget?.active) throw new ApiError("widget_inactive");
   // 4
   assertOriginAllowed(origin, widget, { required: false });

@@ -1,6 +1,5 @@
 import { createMiddleware } from "hono/factory";
 import { z } from "zod";
-import { findSessionWidget } from "../db/voice-queries";
 import type { GateEnv } from "../env";
 import { ApiError } from "../errors";
 import type { MessageVariables } from "./body";
@@ -16,25 +15,22 @@ export function sessionIdParam(value: string | undefined): string {
 }
 
 /**
- * The voice turn's gates: the session's widget (the service API names sessions by id alone; one
- * Neon round trip before the wave), then the turn wave and gates 3–16 as for `/message`, with
- * gate 8 reversed (voice must be attached: 409 `voice_not_attached`) and no rate limit (gate 5).
+ * The voice turn's gates: the turn wave and gates 3–16 as for `/message` — the session's widget
+ * read in the same wave (the service API names sessions by id alone) — with gate 8 reversed
+ * (voice must be attached: 409 `voice_not_attached`) and no rate limit (gate 5).
  */
 export const voiceTurnGate = () =>
   createMiddleware<GateEnv<MessageVariables & TurnVariables>>(async function voiceTurnGate(c, next) {
     const id = sessionIdParam(c.req.param("id"));
-    const found = await findSessionWidget(c.var.db, { sessionId: id });
-    if (!found) throw new ApiError("session_not_found");
     c.set(
       "turn",
       await gateTurn(c.var, {
         kind: "voice",
         request: c.req.raw,
         sessionId: id,
-        widgetId: found.widgetId,
+        widgetId: null,
         clientMessageId: c.var.message.id,
         waitUntil: (work) => c.executionCtx.waitUntil(work),
-        extraRoundTrips: 1,
       }),
     );
     await next();

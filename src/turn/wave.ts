@@ -9,7 +9,8 @@ import type { ParleyChunk } from "./message";
 
 export interface TurnWaveInput {
   sessionId: string;
-  widgetId: string;
+  /** The token's widget; null: the session's own (the service API names sessions by id alone). */
+  widgetId: string | null;
   /** From `clientIpKey(request)`; null: not rate-limited (voice turns, from the service API). */
   ipKey: string | null;
   /** The message route's client message id (gate 12 looks it up). */
@@ -43,7 +44,8 @@ export async function readTurnWave({ db, redis }: { db: Database; redis: Redis }
   const { sessionId, widgetId, keyPrefix } = input;
   const batch = createRedisBatch(redis);
   // All three leave in this tick: one /pipeline request.
-  const rateLimit = input.ipKey === null ? null : countRateLimit(batch, { keyPrefix, bucket: "message", widgetKey: widgetId, ipKey: input.ipKey });
+  // Counted for a visitor's turn on a known widget; a voice turn (no IP, no widget named) is not.
+  const rateLimit = input.ipKey === null || widgetId === null ? null : countRateLimit(batch, { keyPrefix, bucket: "message", widgetKey: widgetId, ipKey: input.ipKey });
   const lock = acquireLock(batch, { sessionId, keyPrefix, ttlMs: input.lockTtlMs }).then(
     (outcome): TurnWave["lock"] =>
       outcome.ok ? { ok: true, lock: heldLock(redis, { sessionId, keyPrefix, token: outcome.token, turnSeq: outcome.turnSeq }) } : { ok: false, reason: "busy" },
@@ -89,8 +91,6 @@ export type GatedTurn =
       fenceRereads: number;
       /** The page context the turn renders for the model (allowed keys only): stored, with the message's laid over it. */
       pageContext: Record<string, unknown>;
-      /** Sequential store round trips before the wave (a voice turn's session lookup). */
-      extraRoundTrips?: number;
       /** Set when the message is stored but was never answered: it is answered now. */
       storedUserIdx?: number;
     };

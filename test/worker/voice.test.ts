@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { chatSessions } from "../../src/db/schema";
+import { chatSessions, turnUsage, widgets } from "../../src/db/schema";
 import { lockKey } from "../../src/lock";
 import { call, post, stores } from "./support/app";
 import { createSession, createWidget, storedMessages, storedSession, type TestSession } from "./support/fixtures";
@@ -177,6 +177,35 @@ describe("the voice channel", () => {
     expect(turn.res.status).toBe(409);
     expect(await errorCode(turn.res)).toBe("turn_in_progress");
     await redis.del(lockKey(session.sessionId, config.redisKeyPrefix));
+  });
+
+  it("a voice turn judges the session's own widget, read in its one wave: inactive 401, a spent daily budget 429", async () => {
+    const fixture = await createWidget({ widget: { dailyTokenBudget: 100 } });
+    const session = await createSession(fixture);
+    const stored = (await storedMessages(session.sessionId)).length;
+    expect((await voiceCall(session.sessionId, "attach", { leadId: "l1" })).res.status).toBe(200);
+    const { db } = stores();
+    await db.update(widgets).set({ active: false }).where(eq(widgets.id, fixture.widgetId));
+    const inactive = await voiceCall(session.sessionId, "turn", { id: "v1", text: "hi" });
+    expect(inactive.res.status).toBe(401);
+    expect(await errorCode(inactive.res)).toBe("widget_inactive");
+    await db.update(widgets).set({ active: true }).where(eq(widgets.id, fixture.widgetId));
+    await db.insert(turnUsage).values({
+      tenantId: "tenant_test",
+      widgetId: fixture.widgetId,
+      sessionId: session.sessionId,
+      templateId: fixture.templateId,
+      kind: "message",
+      status: "completed",
+      model: "parley-dev",
+      inputTokens: 99,
+      outputTokens: 1,
+      durationMs: 10,
+    });
+    const spent = await voiceCall(session.sessionId, "turn", { id: "v2", text: "hi" });
+    expect(spent.res.status).toBe(429);
+    expect(await errorCode(spent.res)).toBe("budget_exhausted");
+    expect(await storedMessages(session.sessionId)).toHaveLength(stored);
   });
 
   it("bad input and missing sessions: 400, 404, 410, nothing changed", async () => {
