@@ -8,6 +8,7 @@ import {
   applyDecision,
   applyToolAnswer,
   awaitingStatus,
+  clientToolNamesOf,
   isExpired,
   lookupApproval,
   lookupClientCall,
@@ -50,8 +51,7 @@ export function continueWaitingReply(
       : { approved: answer.approved, ...(answer.reason === undefined ? {} : { reason: answer.reason }) };
     answered = applyDecision(message.parts as never, answer.approvalId, decision);
   } else {
-    const clientToolNames = new Set((snapshot.template?.clientTools ?? []).map((tool) => tool.name));
-    const found = lookupClientCall(message, answer.toolCallId, clientToolNames);
+    const found = lookupClientCall(message, answer.toolCallId, clientToolNamesOf(snapshot.template));
     if (found.found === "none") {
       throw new ApiError("tool_call_not_found", { message: `No call "${answer.toolCallId}" of a client tool in this session.` });
     }

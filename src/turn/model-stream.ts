@@ -14,6 +14,7 @@ import type { ParleyChunk } from "./message";
 import { currentNodeName, kickoffText, modelMessages, systemPrompt } from "./prompt";
 import { labelVisitorValues } from "../templates/visitor-values";
 import { chunkRedactor } from "./redact-chunks";
+import { clientToolNamesOf } from "./pending";
 import { uiChunkMapper } from "./ui-chunks";
 import type { TurnDeps, TurnPlan } from "./plan";
 import type { AbortReason } from "./stops";
@@ -123,7 +124,7 @@ export async function streamModel(
   let firstTokenAt: number | null = null;
   let toolCalls = 0;
   // Calls that wait for the visitor (an approval, a client tool): the turn ends at them, no error.
-  const clientToolNames = new Set(template.clientTools.map((tool) => tool.name));
+  const browserTools = clientToolNamesOf(template);
   const waiting = new Set<string>();
   const redactChunk = chunkRedactor(redactor);
   const toChunk = uiChunkMapper(() => streamErrorText("model_error"));
@@ -142,7 +143,7 @@ export async function streamModel(
       if (firstTokenAt === null && FIRST_TOKEN_CHUNKS.has(value.type)) firstTokenAt = Date.now();
       if (value.type === "tool-input-available") {
         toolCalls++;
-        if (clientToolNames.has(value.toolName)) waiting.add(value.toolCallId);
+        if (browserTools.has(value.toolName)) waiting.add(value.toolCallId);
       }
       if (value.type === "tool-approval-request") waiting.add(value.toolCallId);
       if (value.type === "tool-output-available" || value.type === "tool-output-error" || value.type === "tool-output-denied") waiting.delete(value.toolCallId);

@@ -205,6 +205,11 @@ export function settledMetadata(message: Pick<ChatMessage, "metadata">): ChatMes
   return rest as ChatMessage["metadata"];
 }
 
+/** The names of a template's client tools: the calls the browser, not the Worker, answers. */
+export function clientToolNamesOf(template: { clientTools: ReadonlyArray<{ name: string }> } | null): ReadonlySet<string> {
+  return new Set((template?.clientTools ?? []).map((tool) => tool.name));
+}
+
 /** The wait a reply ends in: its client calls without output, and when it expires. */
 export function awaitingFor(reply: ParleyUIMessage, clientToolNames: ReadonlySet<string>, timeoutSeconds: number, now = Date.now()): MessageMetadata["awaiting"] | undefined {
   const parts = toolParts(reply.parts);

@@ -8,7 +8,7 @@ import { errorFields, log } from "../log/log";
 import { streamErrorText } from "./errors";
 import { assembleMessage, messageId, type AssistantMetadata, type ParleyChunk, type ParleyUIMessage, type TurnStatus } from "./message";
 import { streamModel, type ModelOutcome } from "./model-stream";
-import { awaitingFor, awaitingStatus } from "./pending";
+import { awaitingFor, awaitingStatus, clientToolNamesOf } from "./pending";
 import { storeReply, turnStatus } from "./persist";
 import type { TurnDeps, TurnPlan } from "./plan";
 import { watchStops } from "./stops";
@@ -214,8 +214,7 @@ async function finishTurn(
 
 /** The wait a reply ends in, if any; while other calls of a continued reply wait, the original one. */
 function awaitingOf(plan: TurnPlan, message: ParleyUIMessage) {
-  const clientToolNames = new Set(plan.template.clientTools.map((tool) => tool.name));
-  const awaiting = awaitingFor(message, clientToolNames, plan.template.pendingTimeoutSeconds);
+  const awaiting = awaitingFor(message, clientToolNamesOf(plan.template), plan.template.pendingTimeoutSeconds);
   const kept = plan.continuation?.stillWaiting ? plan.continuation.expiresAt : undefined;
   return awaiting && kept ? { ...awaiting, expiresAt: kept } : awaiting;
 }
