@@ -100,6 +100,13 @@ describe("GET /session/:id/stream", () => {
     expect(await transport.reconnectToStream({ chatId: session.sessionId })).toBeNull();
   });
 
+  it("answers 503 naming redis when the reply buffer's store is down", async () => {
+    const session = await createSession(await createWidget());
+    const { res } = await call(`/v1/widget/session/${session.sessionId}/stream`, { token: session.token, env: { UPSTASH_REDIS_REST_URL: "http://127.0.0.1:9" } });
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: { code: string; details?: { store?: string } } }).error).toMatchObject({ code: "unavailable", details: { store: "redis" } });
+  });
+
   it("answers 204 once the turn has finished", async () => {
     const session = await createSession(await createWidget());
     const turn = await sendMessage(session, "hello");

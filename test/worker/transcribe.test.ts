@@ -149,6 +149,21 @@ describe("push-to-talk: POST /session/:id/transcribe", () => {
     expect(await providerCalls(marker)).toEqual([]);
   });
 
+  it("503 naming the store that is down (Redis: the rate limit; Postgres: the session), the provider never asked", async () => {
+    const session = await createSession(await createWidget({ template: openaiTemplate() }));
+    const cases = [
+      { envOverride: { ...OPENAI(), UPSTASH_REDIS_REST_URL: "http://127.0.0.1:9" }, store: "redis" },
+      { envOverride: { ...OPENAI(), NEON_LOCAL_ENDPOINT: "http://127.0.0.1:9/sql" }, store: "postgres" },
+    ];
+    for (const { envOverride, store } of cases) {
+      const marker = `say:down ${store} ${crypto.randomUUID()}`;
+      const res = await transcribe(session, recording(marker), { envOverride });
+      expect(res.status).toBe(503);
+      expect(((await res.json()) as { error: { code: string; details?: unknown } }).error).toMatchObject({ code: "unavailable", details: { store } });
+      expect(await providerCalls(marker)).toEqual([]);
+    }
+  });
+
   it("has a rate-limit bucket of its own: transcriptions are limited apart from messages", async () => {
     const fixture = await createWidget({ template: openaiTemplate(), widget: { messagesPerIpHour: 1 } });
     const session = await createSession(fixture);

@@ -208,6 +208,14 @@ describe("the voice channel", () => {
     expect(await storedMessages(session.sessionId)).toHaveLength(stored);
   });
 
+  it("attach with the lock store down: 503 naming redis, the session left in chat", async () => {
+    const session = await freshSession();
+    const { res } = await voiceCall(session.sessionId, "attach", { leadId: "l1" }, SERVICE_KEY, { UPSTASH_REDIS_REST_URL: "http://127.0.0.1:9" });
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: { code: string; details?: unknown } }).error).toMatchObject({ code: "unavailable", details: { store: "redis" } });
+    expect(await storedSession(session.sessionId)).toMatchObject({ channel: "chat", voiceLeadId: null });
+  });
+
   it("bad input and missing sessions: 400, 404, 410, nothing changed", async () => {
     const session = await freshSession();
     for (const body of [{}, { leadId: "" }, { leadId: 5 }, { leadId: "x".repeat(201) }]) {
