@@ -76,6 +76,9 @@ interface ScenarioFigures {
   overheadMin: number;
   overheadP50: number;
   overheadP99: number;
+  /** The overhead's part before the model request arrived. */
+  toModelP50: number;
+  toModelP99: number;
   lagP50: number;
   lagP99: number;
   cpuMsPerTurn: number;
@@ -183,6 +186,8 @@ async function scenario(
     overheadMin: ok.length > 0 ? Math.min(...ok.map((t) => t.overheadMs!)) : Number.NaN,
     overheadP50: percentile(ok.map((t) => t.overheadMs!), 50),
     overheadP99: percentile(ok.map((t) => t.overheadMs!), 99),
+    toModelP50: percentile(ok.map((t) => t.toModelMs!), 50),
+    toModelP99: percentile(ok.map((t) => t.toModelMs!), 99),
     lagP50: percentile(ok.map((t) => t.lagMs!), 50),
     lagP99: percentile(ok.map((t) => t.lagMs!), 99),
     cpuMsPerTurn: cpu.workerdMs / turnResults.length,
@@ -206,15 +211,17 @@ function printReport(
   const load = (values: number[]) => values.map((v) => v.toFixed(1)).join(" ");
   console.log(`machine: ${cpus().length} CPUs, load average ${load(loadAtStart)} at the start, ${load(loadavg())} at the end`);
   console.log(
-    "(overhead = client TTFT − model TTFT; lag = client's last token − model's last token; CPU = the Worker's workerd,\n" +
+    "(overhead = client TTFT − model TTFT, of which \"to model\" = until the model request arrived;\n" +
+      " lag = client's last token − model's last token; CPU = the Worker's workerd,\n" +
       " idle subtracted; proxy CPU = wrangler dev's own processes, its proxy workerd included, which deployments do not have)\n",
   );
-  const header = ["scenario", "turns", "errors", "overhead p50/p99 ms", "lag p50/p99 ms", "CPU ms/turn", "proxy CPU", "Upstash/turn", "Neon/turn"];
+  const header = ["scenario", "turns", "errors", "overhead p50/p99 ms", "to model p50/p99", "lag p50/p99 ms", "CPU ms/turn", "proxy CPU", "Upstash/turn", "Neon/turn"];
   const rows = results.map((r) => [
     r.name,
     String(r.turns),
     String(r.errors),
     `${fmt(r.overheadP50)} / ${fmt(r.overheadP99)}`,
+    `${fmt(r.toModelP50)} / ${fmt(r.toModelP99)}`,
     `${fmt(r.lagP50)} / ${fmt(r.lagP99)}`,
     fmt(r.cpuMsPerTurn),
     fmt(r.wranglerCpuMsPerTurn),

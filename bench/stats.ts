@@ -20,6 +20,8 @@ export interface TurnTiming {
   model?: ReplyTiming;
   /** Client TTFT − model TTFT, in ms. */
   overheadMs?: number;
+  /** The part of the overhead before the model request arrived: its arrival − the client's send, in ms. */
+  toModelMs?: number;
   /** Client's last token − model's last token, in ms. */
   lagMs?: number;
 }
@@ -33,7 +35,7 @@ export function pairTimings(turns: TurnResult[], timings: ReplyTiming[]): TurnTi
       return { turn, model };
     }
     const overheadMs = turn.firstDeltaAt - turn.sentAt - (model.firstTokenAt - model.arrivedAt);
-    return { turn, model, overheadMs, lagMs: turn.lastDeltaAt - model.lastTokenAt };
+    return { turn, model, overheadMs, toModelMs: model.arrivedAt - turn.sentAt, lagMs: turn.lastDeltaAt - model.lastTokenAt };
   });
 }
 
