@@ -1,10 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { turnUsage } from "../../src/db/schema";
 import type { ErrorBody } from "../../src/errors";
 import { lockKey } from "../../src/lock";
 import { admin, adminJson, createTemplateAndWidget, createTenant } from "./support/admin";
 import { post, stores } from "./support/app";
-import { createSession, createWidget, storedMessages, type TestSession } from "./support/fixtures";
+import { createSession, createWidget, recordUsage, storedMessages, type TestSession } from "./support/fixtures";
 import { readChunks } from "./support/sse";
 
 const send = (session: TestSession, id: string, text = "hello") =>
@@ -15,23 +14,6 @@ async function completedTurn(session: TestSession, id: string) {
   expect(turn.res.status).toBe(200);
   await readChunks(turn.res);
   await turn.settled();
-}
-
-/** A usage record as a finished turn leaves it, `ageMs` ago. */
-async function recordUsage(fixture: { widgetId: string; templateId: string }, session: TestSession, tokens: number, ageMs = 0) {
-  await stores().db.insert(turnUsage).values({
-    tenantId: "tenant_test",
-    widgetId: fixture.widgetId,
-    sessionId: session.sessionId,
-    templateId: fixture.templateId,
-    kind: "message",
-    status: "completed",
-    model: "parley-dev",
-    inputTokens: tokens - 1,
-    outputTokens: 1,
-    durationMs: 10,
-    createdAt: new Date(Date.now() - ageMs),
-  });
 }
 
 describe("per-session turn cap", () => {

@@ -1,10 +1,10 @@
 import { env } from "cloudflare:test";
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { chatSessions, turnUsage, widgets } from "../../src/db/schema";
+import { chatSessions, widgets } from "../../src/db/schema";
 import { lockKey } from "../../src/lock";
 import { call, post, stores } from "./support/app";
-import { createSession, createWidget, storedMessages, storedSession, type TestSession } from "./support/fixtures";
+import { createSession, createWidget, recordUsage, storedMessages, storedSession, type TestSession } from "./support/fixtures";
 import { SERVICE_KEY, voiceCall } from "./support/service";
 import { dataOf, readChunks, textOf } from "./support/sse";
 
@@ -190,18 +190,7 @@ describe("the voice channel", () => {
     expect(inactive.res.status).toBe(401);
     expect(await errorCode(inactive.res)).toBe("widget_inactive");
     await db.update(widgets).set({ active: true }).where(eq(widgets.id, fixture.widgetId));
-    await db.insert(turnUsage).values({
-      tenantId: "tenant_test",
-      widgetId: fixture.widgetId,
-      sessionId: session.sessionId,
-      templateId: fixture.templateId,
-      kind: "message",
-      status: "completed",
-      model: "parley-dev",
-      inputTokens: 99,
-      outputTokens: 1,
-      durationMs: 10,
-    });
+    await recordUsage(fixture, session, 100);
     const spent = await voiceCall(session.sessionId, "turn", { id: "v2", text: "hi" });
     expect(spent.res.status).toBe(429);
     expect(await errorCode(spent.res)).toBe("budget_exhausted");

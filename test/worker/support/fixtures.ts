@@ -1,5 +1,5 @@
 import { eq } from "drizzle-orm";
-import { chatMessages, chatSessions, templates, widgets, type NewTemplate, type NewWidget } from "../../../src/db/schema";
+import { chatMessages, chatSessions, templates, turnUsage, widgets, type NewTemplate, type NewWidget } from "../../../src/db/schema";
 import { CLIENT_IP, ORIGIN, post, stores } from "./app";
 
 export interface Fixture {
@@ -60,6 +60,23 @@ export async function storedSession(sessionId: string) {
   const { db } = stores();
   const [row] = await db.select().from(chatSessions).where(eq(chatSessions.id, sessionId));
   return row;
+}
+
+/** A usage record as a finished turn leaves it (`tokens` in all), `ageMs` ago: what a budget counts. */
+export async function recordUsage(fixture: Pick<Fixture, "widgetId" | "templateId">, session: TestSession, tokens: number, ageMs = 0) {
+  await stores().db.insert(turnUsage).values({
+    tenantId: "tenant_test",
+    widgetId: fixture.widgetId,
+    sessionId: session.sessionId,
+    templateId: fixture.templateId,
+    kind: "message",
+    status: "completed",
+    model: "parley-dev",
+    inputTokens: tokens - 1,
+    outputTokens: 1,
+    durationMs: 10,
+    createdAt: new Date(Date.now() - ageMs),
+  });
 }
 
 export { CLIENT_IP, ORIGIN };
