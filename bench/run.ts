@@ -28,6 +28,7 @@ const HELP = `npm run bench -- [flags]
   --concurrency 200    concurrent 5-second replies, e.g. 200,500      (BENCH_CONCURRENCY; 0 skips)
   --reply-seconds 5    length of a concurrency-mode reply, s
   --profile            record a CPU profile of the Worker during the largest N scenario
+  --floor              run bench/floor-worker.ts instead of parley: the same I/O with no libraries
   --port-base 9200     ports base … base+4                            (BENCH_PORT_BASE)`;
 
 const { values: flags } = parseArgs({
@@ -41,6 +42,7 @@ const { values: flags } = parseArgs({
     concurrency: { type: "string", default: process.env.BENCH_CONCURRENCY ?? "200" },
     "reply-seconds": { type: "string", default: "5" },
     profile: { type: "boolean", default: false },
+    floor: { type: "boolean", default: false },
     "port-base": { type: "string", default: process.env.BENCH_PORT_BASE ?? "9200" },
     help: { type: "boolean", default: false },
   },
@@ -274,7 +276,7 @@ async function startStack(): Promise<{ info: BenchStackInfo; stop(): Promise<voi
   const child = spawn(process.execPath, ["--import", "tsx", resolve(import.meta.dirname, "stack.ts")], {
     cwd: root,
     stdio: ["pipe", "pipe", "inherit"],
-    env: { ...process.env, BENCH_PORT_BASE: flags["port-base"], SHIM_LATENCY_MS: "0" },
+    env: { ...process.env, BENCH_PORT_BASE: flags["port-base"], SHIM_LATENCY_MS: "0", BENCH_WORKER: flags.floor ? "floor" : "parley" },
   });
   const exited = new Promise<void>((done) => child.once("exit", () => done()));
   const firstLine = await new Promise<string>((done, fail) => {

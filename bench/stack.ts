@@ -7,7 +7,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { rmSync } from "node:fs";
-import { resolve } from "node:path";
+import { basename, resolve } from "node:path";
 import { drizzle } from "drizzle-orm/node-postgres";
 import pg from "pg";
 import { applyMigrations } from "../dev/migrate";
@@ -92,7 +92,7 @@ async function main(): Promise<void> {
     const model = await startFakeOpenAI({ port: ports.model });
     cleanups.push(() => model.close());
 
-    const builtScript = buildWorker(root, resolve(stateDir, "build"));
+    const builtScript = buildWorker(root, resolve(stateDir, "build"), process.env.BENCH_WORKER === "floor" ? "bench/floor-worker.ts" : undefined);
     const wrangler = startWranglerDev({
       root,
       builtScript,
@@ -139,15 +139,15 @@ async function main(): Promise<void> {
  * Bundles the Worker once, as a deployment would: the benchmark measures this build even if
  * `src/` changes while it runs (wrangler dev would otherwise reload mid-stream).
  */
-function buildWorker(root: string, outDir: string): string {
+function buildWorker(root: string, outDir: string, script?: string): string {
   rmSync(outDir, { recursive: true, force: true });
-  const built = spawnSync("wrangler", ["deploy", "--dry-run", "--outdir", outDir], {
+  const built = spawnSync("wrangler", ["deploy", ...(script ? [script] : []), "--dry-run", "--outdir", outDir], {
     cwd: root,
     encoding: "utf8",
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
   });
   if (built.status !== 0) throw new Error(`building the Worker failed:\n${built.stderr || built.stdout}`);
-  return resolve(outDir, "index.js");
+  return resolve(outDir, script ? `${basename(script, ".ts")}.js` : "index.js");
 }
 
 /** One widget on an `openai` template (the fake model over HTTP) with one secret and no tools. */
