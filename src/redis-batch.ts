@@ -1,4 +1,5 @@
 import type { Redis } from "@upstash/redis/cloudflare";
+import { storeLiveness } from "./store-deadline";
 
 /** The script commands a batch carries: what `evalScript` and `@upstash/ratelimit` call. */
 export type BatchRedis = Pick<Redis, "evalsha" | "eval" | "get" | "set">;
@@ -10,7 +11,8 @@ export type BatchRedis = Pick<Redis, "evalsha" | "eval" | "get" | "set">;
  *
  * Each command's promise settles with its own result or error (a Redis error such as NOSCRIPT
  * rejects only that command, with the text the libraries look for); a failed request rejects
- * them all. A command issued after the batch left starts the next batch.
+ * them all. A command issued after the batch left starts the next batch. An answer counts as
+ * Upstash being up for every deadline waiting on it (`storeDeadline`).
  */
 export function createRedisBatch(redis: Redis): BatchRedis {
   let pipeline: ReturnType<Redis["pipeline"]> | null = null;
@@ -26,10 +28,12 @@ export function createRedisBatch(redis: Redis): BatchRedis {
       queueMicrotask(() => {
         pipeline = null;
         current.exec({ keepErrors: true }).then(
-          (results) =>
+          (results) => {
+            storeLiveness.redis.answered();
             results.forEach((result, i) =>
               result.error ? waiting[i]!.reject(new Error(`Command failed: ${result.error}`)) : waiting[i]!.resolve(result.result),
-            ),
+            );
+          },
           (error: unknown) => waiting.forEach((settler) => settler.reject(error)),
         );
       });

@@ -1,13 +1,16 @@
 import { neon, neonConfig } from "@neondatabase/serverless";
 import { drizzle } from "drizzle-orm/neon-http";
 import type { Config } from "../config";
+import { storeDeadline, storeLiveness } from "../store-deadline";
 import * as schema from "./schema";
 
 export type Database = ReturnType<typeof createDb>;
 
 /**
- * Longest one Neon HTTP request may take, in ms, before it counts as Postgres being unavailable
- * (503): a hung endpoint must become a fast, clear answer, not a request that never ends.
+ * Longest one Neon HTTP request may go unanswered, in ms, before it counts as Postgres being
+ * unavailable (503): a hung endpoint must become a fast, clear answer, not a request that never
+ * ends. Counted from the later of the request's start and Neon's last answer to this isolate
+ * (`storeDeadline`): an isolate that is only behind on reading answers is not told Postgres is down.
  */
 export const DATABASE_REQUEST_TIMEOUT_MS = 2_500;
 
@@ -38,13 +41,18 @@ function newDb(databaseUrl: string) {
 }
 
 /**
- * `fetch` bounded by {@link DATABASE_REQUEST_TIMEOUT_MS}, body included: the answer (small JSON)
- * is read within the deadline, so a timeout always surfaces inside the driver's own request — as
- * its `NeonDbError` with a `sourceError` — and never later, while the driver reads the body.
+ * `fetch` bounded by a {@link storeDeadline} of {@link DATABASE_REQUEST_TIMEOUT_MS}, body included: the answer (small JSON) is read within the deadline, so
+ * a timeout always surfaces inside the driver's own request — as its `NeonDbError` with a
+ * `sourceError` — and never later, while the driver reads the body.
  */
 async function fetchWithTimeout(input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> {
-  const timeout = AbortSignal.timeout(DATABASE_REQUEST_TIMEOUT_MS);
-  const res = await fetch(input, { ...init, signal: init.signal ? AbortSignal.any([init.signal, timeout]) : timeout });
-  const body = await res.arrayBuffer();
-  return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+  const deadline = storeDeadline(storeLiveness.postgres, DATABASE_REQUEST_TIMEOUT_MS);
+  try {
+    const res = await fetch(input, { ...init, signal: init.signal ? AbortSignal.any([init.signal, deadline.signal]) : deadline.signal });
+    const body = await res.arrayBuffer();
+    storeLiveness.postgres.answered();
+    return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+  } finally {
+    deadline.clear();
+  }
 }

@@ -2,6 +2,7 @@ import { Ratelimit } from "@upstash/ratelimit";
 import { ApiError } from "../errors";
 import { DEFAULT_REDIS_KEY_PREFIX } from "../key-prefix";
 import type { BatchRedis } from "../redis-batch";
+import { storeLiveness, withinStoreDeadline } from "../store-deadline";
 
 /**
  * The rate-limited actions: creating a session, running a turn (both turn routes), a page
@@ -17,7 +18,8 @@ export const RATE_LIMIT_WINDOW = "1 h";
 export const AGGREGATE_LIMIT_FACTOR = 20;
 
 /**
- * How long a limit check may take before it counts as Redis being unavailable, in ms.
+ * How long a limit check may go unanswered before it counts as Redis being unavailable, in ms,
+ * counted as `storeDeadline` does (from Upstash's last answer to this isolate, if later).
  * Well above one Upstash round trip, well below the client's retry budget.
  */
 export const RATE_LIMIT_TIMEOUT_MS = 1_500;
@@ -68,14 +70,14 @@ export async function countRateLimit(
   redis: BatchRedis,
   { keyPrefix = DEFAULT_REDIS_KEY_PREFIX, bucket, widgetKey, ipKey, timeoutMs = RATE_LIMIT_TIMEOUT_MS }: CountRateLimitOptions,
 ): Promise<RateLimitCount> {
-  const [perIp, widgetWide] = [counter(redis, keyPrefix, bucket, "ip", timeoutMs), counter(redis, keyPrefix, bucket, "widget", timeoutMs)];
-  let results: [RatelimitResponse, RatelimitResponse];
+  const [perIp, widgetWide] = [counter(redis, keyPrefix, bucket, "ip"), counter(redis, keyPrefix, bucket, "widget")];
+  let results: [RatelimitResponse, RatelimitResponse] | "timeout";
   try {
-    results = await Promise.all([perIp.limit(`${widgetKey}:${ipKey}`), widgetWide.limit(widgetKey)]);
+    results = await withinStoreDeadline(Promise.all([perIp.limit(`${widgetKey}:${ipKey}`), widgetWide.limit(widgetKey)]), storeLiveness.redis, timeoutMs, () => "timeout" as const);
   } catch (cause) {
     return { ok: false, reason: "unavailable", cause };
   }
-  if (results.some((result) => result.reason === "timeout")) {
+  if (results === "timeout") {
     return { ok: false, reason: "unavailable", cause: new Error(`rate limit check took over ${timeoutMs} ms`) };
   }
   const [ip, widget] = results.map((result) => ({ used: COUNTING_CEILING - result.remaining, reset: result.reset }));
@@ -99,9 +101,9 @@ export async function judgeRateLimit(redis: BatchRedis, count: RateLimitCount, p
   if (!ipRefused && !widgetRefused) return { ok: true };
 
   if (ipRefused) {
-    await counter(redis, count.keyPrefix, count.bucket, "widget", RATE_LIMIT_TIMEOUT_MS)
-      .limit(count.widgetKey, { rate: -1 })
-      .catch((error: unknown) =>
+    await withinStoreDeadline(counter(redis, count.keyPrefix, count.bucket, "widget").limit(count.widgetKey, { rate: -1 }), storeLiveness.redis, RATE_LIMIT_TIMEOUT_MS, () => {
+      throw new Error(`took over ${RATE_LIMIT_TIMEOUT_MS} ms`);
+    }).catch((error: unknown) =>
         console.warn("rate limit: giving back a widget-wide token failed", { bucket: count.bucket, error: String(error) }),
       );
   }
@@ -140,7 +142,7 @@ type RatelimitResponse = Awaited<ReturnType<Ratelimit["limit"]>>;
  * One window counter per call (nothing cached: `ephemeralCache: false`, since the counters are
  * judged outside the library). Keys: `<prefix>:rl:<bucket>:<ip|widget>:<identifier>:<window>`.
  */
-function counter(redis: BatchRedis, keyPrefix: string, bucket: RateLimitBucket, scope: "ip" | "widget", timeoutMs: number): Ratelimit {
+function counter(redis: BatchRedis, keyPrefix: string, bucket: RateLimitBucket, scope: "ip" | "widget"): Ratelimit {
   return new Ratelimit({
     redis,
     prefix: `${keyPrefix}:rl:${bucket}:${scope}`,
@@ -149,6 +151,7 @@ function counter(redis: BatchRedis, keyPrefix: string, bucket: RateLimitBucket, 
     analytics: false,
     enableProtection: false,
     enableTelemetry: false,
-    timeout: timeoutMs,
+    // Off: the library lets a request through on its timeout; the caller's deadline fails closed.
+    timeout: 0,
   });
 }
