@@ -18,6 +18,8 @@
 
 /** The most a deadline is stretched, as a multiple of its length. */
 export const MAX_STRETCH = 8;
+/** Lateness of a timer that is only jitter, not a sign of a busy isolate, in ms. */
+const TIMER_JITTER_MS = 20;
 
 /** The last time a store answered a request of this isolate (module state: one per isolate). */
 export interface StoreLiveness {
@@ -79,8 +81,8 @@ export function storeDeadline(liveness: StoreLiveness, ms: number, clock: Deadli
     if (cleared) return;
     const at = clock.now();
     // A check that runs late was kept waiting by the isolate's other work: that much of the wait
-    // is not counted against the store.
-    const lateMs = Math.max(0, at - dueAt);
+    // is not counted against the store. A few ms are a timer's ordinary jitter.
+    const lateMs = at - dueAt > TIMER_JITTER_MS ? at - dueAt : 0;
     if (liveness.lastAnswerAt > lastAnswerSeen) {
       lastAnswerSeen = liveness.lastAnswerAt;
       quietMs = Math.max(0, at - lastAnswerSeen - lateMs);
@@ -92,7 +94,9 @@ export function storeDeadline(liveness: StoreLiveness, ms: number, clock: Deadli
       controller.abort(new DOMException(`no answer within ${ms} ms`, "TimeoutError"));
       return;
     }
-    const waitMs = Math.max(1, Math.min(ms - quietMs, capAt - at));
+    // Not sooner than a tenth of the deadline: on an isolate that stays behind, every check
+    // would run late again, and many short ones would only add to its work.
+    const waitMs = Math.max(1, Math.min(Math.max(ms / 10, ms - quietMs), capAt - at));
     dueAt = at + waitMs;
     clock.after(waitMs, check);
   };
@@ -107,7 +111,7 @@ export function storeDeadline(liveness: StoreLiveness, ms: number, clock: Deadli
 
 /**
  * `work`, or `onTimeout()` (its value, or its throw) once a {@link storeDeadline} has passed
- * first. The deadline's timer is stopped as soon as either settles.
+ * first. The deadline ends as soon as either settles.
  */
 export async function withinStoreDeadline<T, U>(work: Promise<T>, liveness: StoreLiveness, ms: number, onTimeout: () => U): Promise<T | U> {
   const deadline = storeDeadline(liveness, ms);

@@ -41,9 +41,11 @@ function newDb(databaseUrl: string) {
 }
 
 /**
- * `fetch` bounded by a {@link storeDeadline} of {@link DATABASE_REQUEST_TIMEOUT_MS}, body included: the answer (small JSON) is read within the deadline, so
- * a timeout always surfaces inside the driver's own request — as its `NeonDbError` with a
- * `sourceError` — and never later, while the driver reads the body.
+ * `fetch` bounded by a {@link storeDeadline} of {@link DATABASE_REQUEST_TIMEOUT_MS}, body
+ * included: the answer (small JSON) is read within the deadline, so a timeout always surfaces
+ * inside the driver's own request — as its `NeonDbError` with a `sourceError` — and never later,
+ * while the driver reads the body. Every answer tells the deadlines of the isolate's other
+ * requests that Neon is up.
  */
 async function fetchWithTimeout(input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> {
   const deadline = storeDeadline(storeLiveness.postgres, DATABASE_REQUEST_TIMEOUT_MS);

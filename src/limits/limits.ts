@@ -73,7 +73,8 @@ export async function countRateLimit(
   const [perIp, widgetWide] = [counter(redis, keyPrefix, bucket, "ip"), counter(redis, keyPrefix, bucket, "widget")];
   let results: [RatelimitResponse, RatelimitResponse] | "timeout";
   try {
-    results = await withinStoreDeadline(Promise.all([perIp.limit(`${widgetKey}:${ipKey}`), widgetWide.limit(widgetKey)]), storeLiveness.redis, timeoutMs, () => "timeout" as const);
+    const counts = Promise.all([perIp.limit(`${widgetKey}:${ipKey}`), widgetWide.limit(widgetKey)]);
+    results = await withinStoreDeadline(counts, storeLiveness.redis, timeoutMs, () => "timeout" as const);
   } catch (cause) {
     return { ok: false, reason: "unavailable", cause };
   }
@@ -101,11 +102,12 @@ export async function judgeRateLimit(redis: BatchRedis, count: RateLimitCount, p
   if (!ipRefused && !widgetRefused) return { ok: true };
 
   if (ipRefused) {
-    await withinStoreDeadline(counter(redis, count.keyPrefix, count.bucket, "widget").limit(count.widgetKey, { rate: -1 }), storeLiveness.redis, RATE_LIMIT_TIMEOUT_MS, () => {
+    const giveBack = counter(redis, count.keyPrefix, count.bucket, "widget").limit(count.widgetKey, { rate: -1 });
+    await withinStoreDeadline(giveBack, storeLiveness.redis, RATE_LIMIT_TIMEOUT_MS, () => {
       throw new Error(`took over ${RATE_LIMIT_TIMEOUT_MS} ms`);
     }).catch((error: unknown) =>
-        console.warn("rate limit: giving back a widget-wide token failed", { bucket: count.bucket, error: String(error) }),
-      );
+      console.warn("rate limit: giving back a widget-wide token failed", { bucket: count.bucket, error: String(error) }),
+    );
   }
   const refused = [ipRefused ? count.perIp : null, widgetRefused ? count.widgetWide : null].filter((w) => w !== null);
   const reset = Math.min(...refused.map((window) => window.reset));

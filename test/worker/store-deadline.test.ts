@@ -55,6 +55,13 @@ describe("storeDeadline", () => {
     expect(time.armed()).toBe(1);
   });
 
+  it("takes a few ms of timer jitter for jitter, not for a busy isolate", () => {
+    const time = manualClock({ lateMs: () => 5 });
+    const deadline = storeDeadline(createStoreLiveness(time.clock), 2_500, time.clock);
+    expect(abortedAt(deadline, time, { untilMs: 30_000 })).toBe(2_510);
+    expect(time.armed()).toBe(1);
+  });
+
   it("does not count against the store the time its check was kept waiting by a busy isolate", () => {
     // The first check runs 1 s late (the isolate was busy), the next on time.
     const time = manualClock({ lateMs: (n) => (n === 0 ? 1_000 : 0) });
