@@ -72,7 +72,7 @@ export function storeDeadline(liveness: StoreLiveness, ms: number, clock: Deadli
   const controller = new AbortController();
   const startedAt = clock.now();
   const capAt = startedAt + ms * MAX_STRETCH;
-  let checkedAt = startedAt;
+  let waitedMs = ms;
   let dueAt = startedAt + ms;
   let lastAnswerSeen = liveness.lastAnswerAt;
   let quietMs = 0;
@@ -87,18 +87,17 @@ export function storeDeadline(liveness: StoreLiveness, ms: number, clock: Deadli
       lastAnswerSeen = liveness.lastAnswerAt;
       quietMs = Math.max(0, at - lastAnswerSeen - lateMs);
     } else {
-      quietMs += Math.max(0, dueAt - checkedAt - lateMs);
+      quietMs += Math.max(0, waitedMs - lateMs);
     }
-    checkedAt = at;
     if (quietMs >= ms || at >= capAt) {
       controller.abort(new DOMException(`no answer within ${ms} ms`, "TimeoutError"));
       return;
     }
     // Not sooner than a tenth of the deadline: on an isolate that stays behind, every check
     // would run late again, and many short ones would only add to its work.
-    const waitMs = Math.max(1, Math.min(Math.max(ms / 10, ms - quietMs), capAt - at));
-    dueAt = at + waitMs;
-    clock.after(waitMs, check);
+    waitedMs = Math.max(1, Math.min(Math.max(ms / 10, ms - quietMs), capAt - at));
+    dueAt = at + waitedMs;
+    clock.after(waitedMs, check);
   };
   clock.after(ms, check);
   return {
@@ -110,23 +109,13 @@ export function storeDeadline(liveness: StoreLiveness, ms: number, clock: Deadli
 }
 
 /**
- * `work`, or `onTimeout()` (its value, or its throw) once a {@link storeDeadline} has passed
- * first. The deadline ends as soon as either settles.
+ * `work`, unless a {@link storeDeadline} of `ms` passes first: then a rejection with its
+ * `TimeoutError`. The deadline ends as soon as either settles.
  */
-export async function withinStoreDeadline<T, U>(work: Promise<T>, liveness: StoreLiveness, ms: number, onTimeout: () => U): Promise<T | U> {
+export async function withinStoreDeadline<T>(work: Promise<T>, liveness: StoreLiveness, ms: number): Promise<T> {
   const deadline = storeDeadline(liveness, ms);
-  const timedOut = new Promise<U>((resolve, reject) => {
-    deadline.signal.addEventListener(
-      "abort",
-      () => {
-        try {
-          resolve(onTimeout());
-        } catch (error) {
-          reject(error);
-        }
-      },
-      { once: true },
-    );
+  const timedOut = new Promise<never>((_, reject) => {
+    deadline.signal.addEventListener("abort", () => reject(deadline.signal.reason), { once: true });
   });
   try {
     return await Promise.race([work, timedOut]);
