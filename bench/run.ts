@@ -29,6 +29,7 @@ const HELP = `npm run bench -- [flags]
   --reply-seconds 5    length of a concurrency-mode reply, s
   --profile            record a CPU profile of the Worker during the largest N scenario
   --floor              run bench/floor-worker.ts instead of parley: the same I/O with no libraries
+  --plain              run bench/plain-worker.ts: the same I/O through the same libraries, used as documented
   --port-base 9200     ports base … base+4                            (BENCH_PORT_BASE)`;
 
 const { values: flags } = parseArgs({
@@ -43,6 +44,7 @@ const { values: flags } = parseArgs({
     "reply-seconds": { type: "string", default: "5" },
     profile: { type: "boolean", default: false },
     floor: { type: "boolean", default: false },
+    plain: { type: "boolean", default: false },
     "port-base": { type: "string", default: process.env.BENCH_PORT_BASE ?? "9200" },
     help: { type: "boolean", default: false },
   },
@@ -276,7 +278,7 @@ async function startStack(): Promise<{ info: BenchStackInfo; stop(): Promise<voi
   const child = spawn(process.execPath, ["--import", "tsx", resolve(import.meta.dirname, "stack.ts")], {
     cwd: root,
     stdio: ["pipe", "pipe", "inherit"],
-    env: { ...process.env, BENCH_PORT_BASE: flags["port-base"], SHIM_LATENCY_MS: "0", BENCH_WORKER: flags.floor ? "floor" : "parley" },
+    env: { ...process.env, BENCH_PORT_BASE: flags["port-base"], SHIM_LATENCY_MS: "0", BENCH_WORKER: flags.floor ? "floor" : flags.plain ? "plain" : "parley" },
   });
   const exited = new Promise<void>((done) => child.once("exit", () => done()));
   const firstLine = await new Promise<string>((done, fail) => {

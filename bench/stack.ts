@@ -47,6 +47,12 @@ const BENCH_DATABASE = "parley_bench";
 /** A Redis database of its own: the dev stack keeps to 0, the tests to 1. */
 const BENCH_REDIS_DB = "2";
 const UPSTASH_TOKEN = "bench-upstash-token";
+/** The Worker each `BENCH_WORKER` runs: parley's own build (undefined), or one of the floors. */
+const WORKER_SCRIPTS: Record<string, string | undefined> = {
+  parley: undefined,
+  floor: "bench/floor-worker.ts",
+  plain: "bench/plain-worker.ts",
+};
 const IDS = { template: "00000000-0000-4000-8000-0000000b0001", widget: "00000000-0000-4000-8000-0000000b0101" };
 
 function benchPorts(base: number): BenchPorts {
@@ -92,7 +98,7 @@ async function main(): Promise<void> {
     const model = await startFakeOpenAI({ port: ports.model });
     cleanups.push(() => model.close());
 
-    const builtScript = buildWorker(root, resolve(stateDir, "build"), process.env.BENCH_WORKER === "floor" ? "bench/floor-worker.ts" : undefined);
+    const builtScript = buildWorker(root, resolve(stateDir, "build"), WORKER_SCRIPTS[process.env.BENCH_WORKER ?? "parley"]);
     const wrangler = startWranglerDev({
       root,
       builtScript,
