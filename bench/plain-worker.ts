@@ -45,14 +45,14 @@ app.post("/v1/widget/session/:id/message", async (c) => {
   const redis = new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN, enableTelemetry: false });
   const lockToken = crypto.randomUUID();
 
-  const [wave] = await Promise.all([
+  await Promise.all([
     redis
       .pipeline()
-      .incr(`floor:rl:ip:${sessionId}`)
-      .pexpire(`floor:rl:ip:${sessionId}`, 300_000)
-      .incr("floor:rl:widget")
-      .set(`floor:lock:${sessionId}`, lockToken, { nx: true, px: 15_000 })
-      .get(`floor:seq:${sessionId}`)
+      .incr(`plain:rl:ip:${sessionId}`)
+      .pexpire(`plain:rl:ip:${sessionId}`, 300_000)
+      .incr("plain:rl:widget")
+      .set(`plain:lock:${sessionId}`, lockToken, { nx: true, px: 15_000 })
+      .get(`plain:seq:${sessionId}`)
       .exec(),
     db.batch([
       db.select().from(widgets).where(eq(widgets.publicKey, "pk_bench")).limit(1),
@@ -67,8 +67,6 @@ app.post("/v1/widget/session/:id/message", async (c) => {
         .limit(1),
     ]),
   ]);
-  if (!Array.isArray(wave)) return c.text("wave failed", 503);
-
   const openai = createOpenAI({ apiKey: "sk-floor", baseURL: env.OPENAI_BASE_URL });
   const result = streamText({
     model: openai.chat("fake-bench"),
@@ -77,7 +75,7 @@ app.post("/v1/widget/session/:id/message", async (c) => {
   });
   const userParts = JSON.stringify([{ type: "text", text: message.text }]);
   const opening = db.execute(sql`select ${message.text}::text as text, ${userParts}::jsonb as parts`);
-  const subscription = redis.subscribe<string>(`floor:cancel:${sessionId}`);
+  const subscription = redis.subscribe<string>(`plain:cancel:${sessionId}`);
   await opening;
 
   const frames: string[] = [];
@@ -86,7 +84,7 @@ app.post("/v1/widget/session/:id/message", async (c) => {
   const pushReply = async () => {
     const batch = frames.slice(pushed);
     pushed = frames.length;
-    if (batch.length > 0) await buffer.multi().rpush(`floor:reply:${sessionId}`, ...batch).pexpire(`floor:reply:${sessionId}`, 300_000).exec();
+    if (batch.length > 0) await buffer.multi().rpush(`plain:reply:${sessionId}`, ...batch).pexpire(`plain:reply:${sessionId}`, 300_000).exec();
   };
   const buffering = setInterval(() => void pushReply(), BUFFER_INTERVAL_MS);
   const record = (chunk: UIMessageChunk) => {
@@ -107,7 +105,7 @@ app.post("/v1/widget/session/:id/message", async (c) => {
       // After the last token: the stored reply and the lock's release, one round trip.
       await Promise.all([
         db.execute(sql`select ${JSON.stringify(frames)}::jsonb as parts`),
-        redis.pipeline().del(`floor:lock:${sessionId}`).set(`floor:seq:${sessionId}`, "1", { px: 300_000 }).exec(),
+        redis.pipeline().del(`plain:lock:${sessionId}`).set(`plain:seq:${sessionId}`, "1", { px: 300_000 }).exec(),
       ]);
       writer.write(record({ type: "data-turn-end", data: { status: "completed", assistantIdx: 1 }, transient: true }));
       writer.write(record({ type: "finish", finishReason: "stop" }));

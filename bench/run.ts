@@ -53,6 +53,10 @@ if (flags.help) {
   console.log(HELP);
   process.exit(0);
 }
+if (flags.floor && flags.plain) {
+  console.error("--floor and --plain each replace parley: give one of them");
+  process.exit(2);
+}
 
 const list = (value: string) => value.split(",").map(Number).filter((n) => Number.isInteger(n) && n > 0);
 const options = {

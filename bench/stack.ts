@@ -47,7 +47,7 @@ const BENCH_DATABASE = "parley_bench";
 /** A Redis database of its own: the dev stack keeps to 0, the tests to 1. */
 const BENCH_REDIS_DB = "2";
 const UPSTASH_TOKEN = "bench-upstash-token";
-/** The Worker each `BENCH_WORKER` runs: parley's own build (undefined), or one of the floors. */
+/** The Worker each `BENCH_WORKER` runs: parley's own build (undefined), the floor or the plain app. */
 const WORKER_SCRIPTS: Record<string, string | undefined> = {
   parley: undefined,
   floor: "bench/floor-worker.ts",
@@ -98,7 +98,7 @@ async function main(): Promise<void> {
     const model = await startFakeOpenAI({ port: ports.model });
     cleanups.push(() => model.close());
 
-    const builtScript = buildWorker(root, resolve(stateDir, "build"), WORKER_SCRIPTS[process.env.BENCH_WORKER ?? "parley"]);
+    const builtScript = buildWorker(root, resolve(stateDir, "build"), workerScript(process.env.BENCH_WORKER ?? "parley"));
     const wrangler = startWranglerDev({
       root,
       builtScript,
@@ -139,6 +139,11 @@ async function main(): Promise<void> {
     log(error instanceof Error ? error.message : String(error));
     await stop(1);
   }
+}
+
+function workerScript(worker: string): string | undefined {
+  if (!(worker in WORKER_SCRIPTS)) throw new Error(`BENCH_WORKER must be one of ${Object.keys(WORKER_SCRIPTS).join(", ")}, not "${worker}"`);
+  return WORKER_SCRIPTS[worker];
 }
 
 /**
