@@ -1,4 +1,5 @@
 /** A widget client for the benchmark: opens sessions and runs turns over the real HTTP API. */
+import { sseData } from "./sse";
 
 export interface Session {
   id: string;
@@ -100,21 +101,4 @@ async function errorText(res: Response): Promise<string> {
 /** What the fake model streams for `tokens` deltas. */
 function expectedText(tokens: number): string {
   return Array.from({ length: tokens }, (_, i) => `tok${i + 1}`).join(" ");
-}
-
-/** The `data:` payloads of an SSE body, `[DONE]` excluded. */
-async function* sseData(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  const decoder = new TextDecoder();
-  let buffer = "";
-  for await (const bytes of body) {
-    buffer += decoder.decode(bytes, { stream: true });
-    let end: number;
-    while ((end = buffer.indexOf("\n\n")) !== -1) {
-      const event = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      for (const line of event.split("\n")) {
-        if (line.startsWith("data: ") && line !== "data: [DONE]") yield line.slice(6);
-      }
-    }
-  }
 }

@@ -73,6 +73,14 @@ export async function startCpuProfile(inspectorPort: number): Promise<ProfileRec
   };
 }
 
+/**
+ * Most time one sample stands for, in µs. A sample's time delta is the time since the previous
+ * one; on a loaded machine the sampler or the Worker's thread is often descheduled, and the next
+ * sample then carries the whole gap (seen: one sample of 1.4 s in a trivial function, and half a
+ * run's time in samples of over 2 ms). Capped, a sample counts what the thread could have run.
+ */
+const MAX_SAMPLE_US = 2 * SAMPLING_INTERVAL_US;
+
 /** V8's pseudo frames: time not spent running a JavaScript function. */
 const PSEUDO_FRAMES = new Set(["(program)", "(idle)", "(garbage collector)", "(root)"]);
 
@@ -83,7 +91,12 @@ const PSEUDO_FRAMES = new Set(["(program)", "(idle)", "(garbage collector)", "(r
  */
 export function summariseProfile(profile: CpuProfile, top = 20): string {
   const selfUs = new Map<number, number>();
-  profile.samples.forEach((nodeId, i) => selfUs.set(nodeId, (selfUs.get(nodeId) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  let gapsUs = 0;
+  profile.samples.forEach((nodeId, i) => {
+    const deltaUs = profile.timeDeltas[i] ?? 0;
+    gapsUs += Math.max(0, deltaUs - MAX_SAMPLE_US);
+    selfUs.set(nodeId, (selfUs.get(nodeId) ?? 0) + Math.min(deltaUs, MAX_SAMPLE_US));
+  });
   const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
   const moduleOf = moduleResolver(profile.sources ?? {}, profile.urls ?? {});
   const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
@@ -117,7 +130,8 @@ export function summariseProfile(profile: CpuProfile, top = 20): string {
       .slice(0, top)
       .map(([name, us]) => `  ${(us / 1000).toFixed(1).padStart(8)} ms  ${((100 * us) / total).toFixed(1).padStart(5)} %  ${name}`);
   return [
-    `total sampled ${(total / 1000).toFixed(0)} ms (self time; the runtime's native work charged to its JavaScript caller)`,
+    `total sampled ${(total / 1000).toFixed(0)} ms (self time; the runtime's native work charged to its JavaScript caller;` +
+      ` ${(gapsUs / 1000).toFixed(0)} ms of gaps between samples, each over ${MAX_SAMPLE_US} µs, not counted)`,
     "by module:",
     ...lines(byModule),
     "by function (← the native function it called):",

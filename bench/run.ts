@@ -16,6 +16,7 @@ import { nowMs, openSession, runTurn, type Session, type TurnPace, type TurnResu
 import { busyCpuMs, idleCpuPerSecond, sampleCpu } from "./cpu";
 import { startCpuProfile, summariseProfile } from "./profile";
 import type { BenchStackInfo } from "./stack";
+import { measureStages } from "./stages";
 import { bufferWrites, pairTimings, percentile, phasesPerTurn, type PhaseCounts } from "./stats";
 
 const HELP = `npm run bench -- [flags]
@@ -29,7 +30,10 @@ const HELP = `npm run bench -- [flags]
   --reply-seconds 5    length of a concurrency-mode reply, s
   --profile            record a CPU profile of the Worker during the largest N scenario
   --floor              run bench/floor-worker.ts instead of parley: the same I/O with no libraries
+  --sdk-floor          run bench/sdk-floor-worker.ts: the floor's I/O, the model's stream through the AI SDK as parley uses it
+  --libraries-floor    run bench/libraries-floor-worker.ts: the SDK floor with Hono, zod and the store clients too
   --plain              run bench/plain-worker.ts: the same I/O through the same libraries, used as documented
+  --stages             instead of turns: the CPU of each stream stage of a reply alone, in memory (bench/stages-worker.ts)
   --port-base 9200     ports base … base+4                            (BENCH_PORT_BASE)`;
 
 const { values: flags } = parseArgs({
@@ -45,6 +49,9 @@ const { values: flags } = parseArgs({
     profile: { type: "boolean", default: false },
     floor: { type: "boolean", default: false },
     plain: { type: "boolean", default: false },
+    "sdk-floor": { type: "boolean", default: false },
+    "libraries-floor": { type: "boolean", default: false },
+    stages: { type: "boolean", default: false },
     "port-base": { type: "string", default: process.env.BENCH_PORT_BASE ?? "9200" },
     help: { type: "boolean", default: false },
   },
@@ -53,8 +60,10 @@ if (flags.help) {
   console.log(HELP);
   process.exit(0);
 }
-if (flags.floor && flags.plain) {
-  console.error("--floor and --plain each replace parley: give one of them");
+/** The Worker run in parley's place, if a flag names one (bench/stack.ts, `BENCH_WORKER`). */
+const replacements = (["floor", "sdk-floor", "libraries-floor", "plain", "stages"] as const).filter((name) => flags[name]);
+if (replacements.length > 1) {
+  console.error(`--${replacements.join(" and --")} each replace parley: give one of them`);
   process.exit(2);
 }
 
@@ -100,6 +109,13 @@ interface ScenarioFigures {
 
 const stack = await startStack();
 try {
+  if (flags.stages) await measureStages(stack.info);
+  else await measureTurns();
+} finally {
+  await stack.stop();
+}
+
+async function measureTurns(): Promise<void> {
   const group = stack.info.wranglerPid;
   log(`stack ready: Worker ${stack.info.workerUrl}; warming up`);
   await scenario("warm-up", 2, 3, options.pace, { quiet: true });
@@ -135,8 +151,6 @@ try {
   }
 
   printReport(results, { short, long, extraTokens: longer.tokens - options.pace.tokens }, roundTrips);
-} finally {
-  await stack.stop();
 }
 
 async function scenario(
@@ -282,7 +296,7 @@ async function startStack(): Promise<{ info: BenchStackInfo; stop(): Promise<voi
   const child = spawn(process.execPath, ["--import", "tsx", resolve(import.meta.dirname, "stack.ts")], {
     cwd: root,
     stdio: ["pipe", "pipe", "inherit"],
-    env: { ...process.env, BENCH_PORT_BASE: flags["port-base"], SHIM_LATENCY_MS: "0", BENCH_WORKER: flags.floor ? "floor" : flags.plain ? "plain" : "parley" },
+    env: { ...process.env, BENCH_PORT_BASE: flags["port-base"], SHIM_LATENCY_MS: "0", BENCH_WORKER: replacements[0] ?? "parley" },
   });
   const exited = new Promise<void>((done) => child.once("exit", () => done()));
   const firstLine = await new Promise<string>((done, fail) => {

@@ -47,11 +47,14 @@ const BENCH_DATABASE = "parley_bench";
 /** A Redis database of its own: the dev stack keeps to 0, the tests to 1. */
 const BENCH_REDIS_DB = "2";
 const UPSTASH_TOKEN = "bench-upstash-token";
-/** The Worker each `BENCH_WORKER` runs: parley's own build (undefined), the floor or the plain app. */
+/** The Worker each `BENCH_WORKER` runs: parley's own build (undefined), a reference Worker, or the stages of `--stages`. */
 const WORKER_SCRIPTS: Record<string, string | undefined> = {
   parley: undefined,
   floor: "bench/floor-worker.ts",
+  "sdk-floor": "bench/sdk-floor-worker.ts",
+  "libraries-floor": "bench/libraries-floor-worker.ts",
   plain: "bench/plain-worker.ts",
+  stages: "bench/stages-worker.ts",
 };
 const IDS = { template: "00000000-0000-4000-8000-0000000b0001", widget: "00000000-0000-4000-8000-0000000b0101" };
 
