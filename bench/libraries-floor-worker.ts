@@ -1,7 +1,7 @@
 /**
  * The libraries floor (`npm run bench -- --libraries-floor`): the SDK floor with everything else
  * through the libraries parley must use too — a Hono route, zod for the body, the store requests
- * through `@upstash/redis` and Drizzle (bench/reference-stores.ts) — used the way parley uses the
+ * through `@upstash/redis` and Drizzle (bench/client-stores.ts) — used the way parley uses the
  * SDK (bench/sdk-deltas.ts), with none of parley's checks. Its figures are the least a turn costs
  * on parley's stack before any of parley's own work: authentication, the gates, the fence,
  * redaction, the transcript, usage.

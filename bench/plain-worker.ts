@@ -1,7 +1,7 @@
 /**
  * The benchmark's plain app (`npm run bench -- --plain`): the I/O of `floor-worker.ts`, made
  * through the libraries parley must use — Hono, `@upstash/redis` and Drizzle over Neon's HTTP
- * driver (bench/reference-stores.ts), `streamText` with `@ai-sdk/openai` and the SDK's UI message
+ * driver (bench/client-stores.ts), `streamText` with `@ai-sdk/openai` and the SDK's UI message
  * stream — each called the plain way its documentation shows, with none of parley's own code but
  * its tables. It is what a straightforward app on the same stack costs for a turn: between it and
  * the floors, the bench shows what the libraries cost when used as documented and what parley's

@@ -17,7 +17,7 @@ import { busyCpuMs, idleCpuPerSecond, sampleCpu } from "./cpu";
 import { startCpuProfile, summariseProfile } from "./profile";
 import type { BenchStackInfo } from "./stack";
 import { measureStages } from "./stages";
-import { bufferWrites, pairTimings, percentile, phasesPerTurn, type PhaseCounts } from "./stats";
+import { bufferWrites, pairTimings, percentile, phasesPerTurn, printTable, type PhaseCounts } from "./stats";
 
 const HELP = `npm run bench -- [flags]
   --sessions 1,10,50   concurrent sessions N, one scenario each      (BENCH_SESSIONS)
@@ -283,13 +283,6 @@ function countKinds(errors: string[]): string[] {
   const counts = new Map<string, number>();
   for (const error of errors) counts.set(error, (counts.get(error) ?? 0) + 1);
   return [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 4).map(([error, n]) => `${error} ×${n}`);
-}
-
-function printTable(header: string[], rows: string[][]): void {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ");
-  console.log(line(header));
-  for (const row of rows) console.log(line(row));
 }
 
 async function startStack(): Promise<{ info: BenchStackInfo; stop(): Promise<void> }> {

@@ -2,8 +2,8 @@
  * The stream stages of a reply, one by one, with no I/O (`npm run bench -- --stages`): a Worker
  * whose `GET /stages?case=…&tokens=…&turns=…` runs `turns` replies of `tokens` tokens through
  * one case, entirely in memory, so the workerd's CPU around the request is the case's own cost.
- * The bench runs each case at two lengths: the difference is the cost of a token (or of a part),
- * the rest a reply's fixed cost.
+ * The bench runs each case at two lengths: the difference, divided by the extra tokens, is the
+ * cost of a token.
  *
  * - `parse`: the model's stream (OpenAI chat completion chunks, two events per read, as parley's
  *   20 ms window hands them on at 10 ms a token) decoded and parsed with one `JSON.parse` per
@@ -58,19 +58,15 @@ export default {
 
 /** A chat completion stream of `tokens` one-word deltas, as the fake model sends it. */
 function modelBody(tokens: number): ReadableStream<Uint8Array> {
-  const event = (delta: object, extra: object = {}) =>
-    `data: ${JSON.stringify({ id: "chatcmpl-stages", object: "chat.completion.chunk", created: 1, model: "fake", choices: [{ index: 0, delta, finish_reason: null }], ...extra })}\n\n`;
-  const reads = [event({ role: "assistant", content: "" })];
+  const event = (fields: object) => `data: ${JSON.stringify({ id: "chatcmpl-stages", object: "chat.completion.chunk", created: 1, model: "fake", ...fields })}\n\n`;
+  const choice = (delta: object, finish_reason: string | null = null) => event({ choices: [{ index: 0, delta, finish_reason }] });
+  const reads = [choice({ role: "assistant", content: "" })];
   for (let i = 0; i < tokens; i += EVENTS_PER_READ) {
     let read = "";
-    for (let k = i; k < Math.min(tokens, i + EVENTS_PER_READ); k++) read += event({ content: ` word${k}` });
+    for (let k = i; k < Math.min(tokens, i + EVENTS_PER_READ); k++) read += choice({ content: ` word${k}` });
     reads.push(read);
   }
-  reads.push(
-    `data: ${JSON.stringify({ id: "chatcmpl-stages", object: "chat.completion.chunk", created: 1, model: "fake", choices: [{ index: 0, delta: {}, finish_reason: "stop" }] })}\n\n` +
-      `data: ${JSON.stringify({ id: "chatcmpl-stages", object: "chat.completion.chunk", created: 1, model: "fake", choices: [], usage: { prompt_tokens: 10, completion_tokens: tokens, total_tokens: 10 + tokens } })}\n\n` +
-      "data: [DONE]\n\n",
-  );
+  reads.push(choice({}, "stop") + event({ choices: [], usage: { prompt_tokens: 10, completion_tokens: tokens, total_tokens: 10 + tokens } }) + "data: [DONE]\n\n");
   return convertArrayToReadableStream(reads.map((read) => encoder.encode(read)));
 }
 

@@ -6,6 +6,7 @@
 import { sampleCpu } from "./cpu";
 import type { BenchStackInfo } from "./stack";
 import { STAGE_CASES } from "./stage-cases";
+import { printTable } from "./stats";
 
 const SHORT = 50;
 const LONG = 250;
@@ -14,19 +15,18 @@ const TURNS = 200;
 export async function measureStages(info: BenchStackInfo): Promise<void> {
   const rows: string[][] = [];
   const perChunk = new Map<string, number>();
-  for (const [name, meaning] of Object.entries(STAGE_CASES)) {
+  for (const name of Object.keys(STAGE_CASES)) {
     await run(info, name, SHORT, 20); // warm-up: compiled code, not the first calls, is measured
     const short = await run(info, name, SHORT, TURNS);
     const long = await run(info, name, LONG, TURNS);
-    const extraChunks = long.chunksPerTurn - short.chunksPerTurn;
-    perChunk.set(name, (long.cpuMs - short.cpuMs) / extraChunks);
+    perChunk.set(name, (long.cpuMs - short.cpuMs) / (long.chunksPerTurn - short.chunksPerTurn));
     const perToken = (long.cpuMs - short.cpuMs) / (LONG - SHORT);
-    rows.push([name, short.chunksPerTurn.toFixed(0), short.cpuMs.toFixed(2), perToken.toFixed(3), meaning]);
+    rows.push([name, short.chunksPerTurn.toFixed(0), short.cpuMs.toFixed(2), perToken.toFixed(3)]);
   }
-  console.log(`\nparley bench --stages: ${TURNS} replies per case and length, in memory, ten at a time; CPU = the Worker's workerd`);
-  const header = ["case", `chunks read / ${SHORT}-token reply`, `CPU ms / ${SHORT}-token reply`, `ms per token (${SHORT} vs ${LONG})`, ""];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  for (const row of [header, ...rows]) console.log(row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : i === row.length - 1 ? cell : cell.padStart(widths[i]!))).join("  ").trimEnd());
+  console.log(`\nparley bench --stages: ${TURNS} replies per case and length, in memory, ten at a time; CPU = the Worker's workerd\n`);
+  printTable(["case", `chunks read / ${SHORT}-token reply`, `CPU ms / ${SHORT}-token reply`, `ms per token (${SHORT} vs ${LONG})`], rows);
+  console.log("");
+  for (const [name, meaning] of Object.entries(STAGE_CASES)) console.log(`  ${name}: ${meaning}`);
   const stage = (perChunk.get("stages-10")! - perChunk.get("stages-0")!) / 10;
   console.log(`\none TransformStream stage: ≈ ${(stage * 1000).toFixed(1)} µs per chunk`);
 }

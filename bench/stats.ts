@@ -81,3 +81,11 @@ export function bufferWrites(timed: TurnTiming[], log: ShimRequestRecord[]): { p
   const streamingMs = timed.reduce((sum, t) => sum + (t.model?.lastTokenAt != null ? t.model.lastTokenAt - t.model.arrivedAt : 0), 0);
   return { perTurn: writes / Math.max(1, timed.length), perSecond: streamingMs > 0 ? writes / (streamingMs / 1000) : Number.NaN };
 }
+
+/** Prints a table: the first column left-aligned, the figures right-aligned. */
+export function printTable(header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ");
+  console.log(line(header));
+  for (const row of rows) console.log(line(row));
+}
