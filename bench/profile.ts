@@ -1,8 +1,8 @@
 /**
- * A CPU profile of the Worker through workerd's V8 inspector (Chrome DevTools Protocol, as
- * `wrangler dev --inspector-port` exposes it), summarised as self time per function and per
- * module. Modules are read from the bundle wrangler builds: esbuild heads each bundled file with
- * a `// path/to/file.js` comment, so a line number says which file a function came from.
+ * A CPU profile of the Worker through workerd's V8 inspector (Chrome DevTools Protocol, on the
+ * port bench/workerd.ts gives it), summarised as self time per function and per module. Modules
+ * are read from the bundle wrangler builds: esbuild heads each bundled file with a
+ * `// path/to/file.js` comment, so a line number says which file a function came from.
  */
 
 /** The parts of a `Profiler.Profile` the summary reads. */
@@ -23,15 +23,15 @@ export interface ProfileRecorder {
 /** Sampling interval, in µs: fine enough for per-token work of well under a millisecond. */
 const SAMPLING_INTERVAL_US = 200;
 
-/** Starts profiling the first inspectable Worker behind `inspectorPort`. */
+/**
+ * Starts profiling the Worker behind `inspectorPort`: Miniflare's workerd lists its own workers
+ * there too (`core:entry`, `outbound:0`, …); the user's is `core:user:<name>`.
+ */
 export async function startCpuProfile(inspectorPort: number): Promise<ProfileRecorder> {
-  const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as { webSocketDebuggerUrl: string }[];
-  const target = targets[0];
-  if (!target) throw new Error(`no inspectable Worker on port ${inspectorPort}`);
-  // wrangler's inspector proxy refuses a connection without an allowed Origin; Node's WebSocket
-  // (undici) takes extra headers in its options argument, which the DOM typing does not know.
-  const init = { headers: { origin: "http://localhost" } } as unknown as string[];
-  const socket = new WebSocket(target.webSocketDebuggerUrl, init);
+  const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as { id: string; webSocketDebuggerUrl: string }[];
+  const target = targets.find((candidate) => candidate.id.startsWith("core:user:"));
+  if (!target) throw new Error(`no inspectable user Worker on port ${inspectorPort} (${targets.map((t) => t.id).join(", ")})`);
+  const socket = new WebSocket(target.webSocketDebuggerUrl);
   await new Promise<void>((done, fail) => {
     socket.addEventListener("open", () => done(), { once: true });
     socket.addEventListener("error", () => fail(new Error("cannot open the inspector WebSocket")), { once: true });

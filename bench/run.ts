@@ -99,7 +99,6 @@ interface ScenarioFigures {
   lagP50: number;
   lagP99: number;
   cpuMsPerTurn: number;
-  wranglerCpuMsPerTurn: number;
   upstashPerTurn: number;
   neonPerTurn: number;
   /** The reply buffer's writes (resume), per turn and per second of streaming. */
@@ -116,10 +115,10 @@ try {
 }
 
 async function measureTurns(): Promise<void> {
-  const group = stack.info.wranglerPid;
+  const workerd = stack.info.workerdPid;
   log(`stack ready: Worker ${stack.info.workerUrl}; warming up`);
   await scenario("warm-up", 2, 3, options.pace, { quiet: true });
-  const idle = await idleCpuPerSecond(group, 2_000);
+  const idle = await idleCpuPerSecond(workerd, 2_000);
   log(`idle workerd CPU: ${idle.toFixed(1)} ms/s (subtracted)`);
   const results: ScenarioFigures[] = [];
   const largest = Math.max(...options.sessions);
@@ -168,7 +167,7 @@ async function scenario(
   }
   const recorder = profile ? await startCpuProfile(info.inspectorPort) : undefined;
   const startedAt = nowMs();
-  const cpuFrom = sampleCpu(info.wranglerPid);
+  const cpuFrom = sampleCpu(info.workerdPid);
   const perSession = await Promise.all(
     sessions.map(async (session) => {
       const results: TurnResult[] = [];
@@ -181,7 +180,7 @@ async function scenario(
   );
   // The turn's last writes (lock release, stored reply) precede `finish`; this catches stragglers.
   await sleep(PAUSE_BETWEEN_TURNS_MS);
-  const cpuTo = sampleCpu(info.wranglerPid);
+  const cpuTo = sampleCpu(info.workerdPid);
   if (recorder) {
     const path = resolve(root, ".parley/bench", `profile-${Date.now()}.cpuprofile`);
     const profileData = await recorder.stop();
@@ -212,8 +211,7 @@ async function scenario(
     toModelP99: percentile(ok.map((t) => t.toModelMs!), 99),
     lagP50: percentile(ok.map((t) => t.lagMs!), 50),
     lagP99: percentile(ok.map((t) => t.lagMs!), 99),
-    cpuMsPerTurn: cpu.workerdMs / turnResults.length,
-    wranglerCpuMsPerTurn: cpu.wranglerMs / turnResults.length,
+    cpuMsPerTurn: cpu / turnResults.length,
     upstashPerTurn: upstashLog.length / turnResults.length,
     neonPerTurn: neonLog.length / turnResults.length,
     buffer: bufferWrites(timed, upstashLog),
@@ -234,10 +232,9 @@ function printReport(
   console.log(`machine: ${cpus().length} CPUs, load average ${load(loadAtStart)} at the start, ${load(loadavg())} at the end`);
   console.log(
     "(overhead = client TTFT − model TTFT, of which \"to model\" = until the model request arrived;\n" +
-      " lag = client's last token − model's last token; CPU = the Worker's workerd,\n" +
-      " idle subtracted; proxy CPU = wrangler dev's own processes, its proxy workerd included, which deployments do not have)\n",
+      " lag = client's last token − model's last token; CPU = the Worker's workerd, idle subtracted)\n",
   );
-  const header = ["scenario", "turns", "errors", "overhead p50/p99 ms", "to model p50/p99", "lag p50/p99 ms", "CPU ms/turn", "proxy CPU", "Upstash/turn", "Neon/turn"];
+  const header = ["scenario", "turns", "errors", "overhead p50/p99 ms", "to model p50/p99", "lag p50/p99 ms", "CPU ms/turn", "Upstash/turn", "Neon/turn"];
   const rows = results.map((r) => [
     r.name,
     String(r.turns),
@@ -246,7 +243,6 @@ function printReport(
     `${fmt(r.toModelP50)} / ${fmt(r.toModelP99)}`,
     `${fmt(r.lagP50)} / ${fmt(r.lagP99)}`,
     fmt(r.cpuMsPerTurn),
-    fmt(r.wranglerCpuMsPerTurn),
     fmt(r.upstashPerTurn),
     fmt(r.neonPerTurn),
   ]);

@@ -1,9 +1,9 @@
 /**
  * The benchmark's own stack, in its own process (so the load generator's event loop does not
  * delay the model or the shims): PostgreSQL and Redis as `npm run dev` finds or starts them, a
- * fresh database, the Upstash and Neon shims, the fake OpenAI-compatible model, and
- * `wrangler dev` with its inspector open. Run as a script, it prints one JSON line (a
- * {@link BenchStackInfo}) once ready, and stops everything on SIGTERM or when stdin closes.
+ * fresh database, the Upstash and Neon shims, the fake OpenAI-compatible model, and the Worker
+ * in one workerd with its inspector open (bench/workerd.ts). Run as a script, it prints one JSON
+ * line (a {@link BenchStackInfo}) once ready, and stops everything on SIGTERM or when stdin closes.
  */
 import { spawnSync } from "node:child_process";
 import { rmSync } from "node:fs";
@@ -14,9 +14,9 @@ import { applyMigrations } from "../dev/migrate";
 import { startNeonShim } from "../dev/neon-shim";
 import { createDatabase, dropDatabase, ensurePostgres, ensureRedis, withDatabase } from "../dev/services";
 import { startUpstashShim } from "../dev/upstash-shim";
-import { startWranglerDev } from "../dev/wrangler";
 import { templates, widgets } from "../src/db/schema";
 import { startFakeOpenAI } from "../test/support/fake-openai";
+import { startWorkerd } from "./workerd";
 
 /** Ports of the benchmark's servers: `base` … `base + 4`. */
 interface BenchPorts {
@@ -34,8 +34,8 @@ export interface BenchStackInfo {
   neonUrl: string;
   /** Base URL of the fake model, without `/v1`. */
   modelUrl: string;
-  /** The wrangler process (its process group holds workerd). */
-  wranglerPid: number;
+  /** The workerd process running the Worker. */
+  workerdPid: number;
   publicKey: string;
   origin: string;
 }
@@ -102,12 +102,12 @@ async function main(): Promise<void> {
     cleanups.push(() => model.close());
 
     const builtScript = buildWorker(root, resolve(stateDir, "build"), workerScript(process.env.BENCH_WORKER ?? "parley"));
-    const wrangler = startWranglerDev({
+    const workerd = await startWorkerd({
       root,
       builtScript,
       port: ports.worker,
       inspectorPort: ports.inspector,
-      output: process.env.BENCH_VERBOSE ? "inherit" : "ignore",
+      log: process.env.BENCH_VERBOSE ? (line) => console.error(line) : undefined,
       vars: {
         DATABASE_URL: databaseUrl,
         NEON_LOCAL_ENDPOINT: `${neon.url}/sql`,
@@ -119,21 +119,14 @@ async function main(): Promise<void> {
         OPENAI_BASE_URL: model.url,
       },
     });
-    cleanups.push(() => wrangler.stop());
-    wrangler.child.once("exit", (code) => {
-      if (!stopping) {
-        log(`wrangler dev exited (code ${code})`);
-        void stop(1);
-      }
-    });
-    await wrangler.ready();
+    cleanups.push(() => workerd.stop());
     const info: BenchStackInfo = {
-      workerUrl: origin,
+      workerUrl: workerd.url,
       inspectorPort: ports.inspector,
       upstashUrl: upstash.url,
       neonUrl: neon.url,
       modelUrl: model.url.replace(/\/v1$/, ""),
-      wranglerPid: wrangler.child.pid!,
+      workerdPid: workerd.pid,
       publicKey: BENCH_PUBLIC_KEY,
       origin,
     };
@@ -151,7 +144,7 @@ function workerScript(worker: string): string | undefined {
 
 /**
  * Bundles the Worker once, as a deployment would: the benchmark measures this build even if
- * `src/` changes while it runs (wrangler dev would otherwise reload mid-stream).
+ * `src/` changes while it runs.
  */
 function buildWorker(root: string, outDir: string, script?: string): string {
   rmSync(outDir, { recursive: true, force: true });

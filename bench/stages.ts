@@ -32,10 +32,10 @@ export async function measureStages(info: BenchStackInfo): Promise<void> {
 }
 
 async function run(info: BenchStackInfo, name: string, tokens: number, turns: number): Promise<{ chunksPerTurn: number; cpuMs: number }> {
-  const from = sampleCpu(info.wranglerPid);
+  const from = sampleCpu(info.workerdPid);
   const res = await fetch(`${info.workerUrl}/stages?case=${name}&tokens=${tokens}&turns=${turns}`);
   if (!res.ok) throw new Error(`stages case ${name}: HTTP ${res.status} ${await res.text()}`);
   const { chunksPerTurn } = (await res.json()) as { chunksPerTurn: number };
-  const to = sampleCpu(info.wranglerPid);
+  const to = sampleCpu(info.workerdPid);
   return { chunksPerTurn, cpuMs: (to.workerdMs - from.workerdMs) / turns };
 }

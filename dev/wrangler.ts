@@ -11,15 +11,6 @@ export interface WranglerDevOptions {
    * wrangler dev takes from `.dev.vars` only the names in that list or in `[vars]`.
    */
   vars: Record<string, string>;
-  /** Port of workerd's V8 inspector (Chrome DevTools Protocol); unset: wrangler's default. */
-  inspectorPort?: number;
-  /** `inherit` shows wrangler's output; `ignore` keeps a benchmark's output clean. @default "inherit" */
-  output?: "inherit" | "ignore";
-  /**
-   * An already built Worker (e.g. by `wrangler deploy --dry-run --outdir`) to run as is, instead
-   * of bundling and watching `src/`: a benchmark then measures one build, whatever changes meanwhile.
-   */
-  builtScript?: string;
 }
 
 export interface WranglerDev {
@@ -31,16 +22,14 @@ export interface WranglerDev {
 }
 
 /** Starts `wrangler dev` on 127.0.0.1 without telemetry or the interactive session. */
-export function startWranglerDev({ root, port, vars, inspectorPort, output = "inherit", builtScript }: WranglerDevOptions): WranglerDev {
+export function startWranglerDev({ root, port, vars }: WranglerDevOptions): WranglerDev {
   // --test-scheduled: `GET /__scheduled` runs the Cron Trigger handler (the idle sweep) on demand.
   const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--show-interactive-dev-session=false", "--test-scheduled"];
-  if (builtScript !== undefined) args.splice(1, 0, builtScript, "--no-bundle");
-  if (inspectorPort !== undefined) args.push("--inspector-port", String(inspectorPort));
   for (const [key, value] of Object.entries(vars)) args.push("--var", `${key}:${value}`);
   // Its own process group: wrangler ignores SIGTERM to its own pid, so the group is signalled.
   const child = spawn("wrangler", args, {
     cwd: root,
-    stdio: ["ignore", output, output],
+    stdio: ["ignore", "inherit", "inherit"],
     detached: true,
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
   });
