@@ -1,9 +1,9 @@
 /**
  * The Worker in one workerd process, as the issue's targets assume ("one local workerd"), run by
  * Miniflare: the runtime `wrangler dev` runs inside, without what `wrangler dev` puts around it on
- * this machine — a second workerd proxying every request and response, and wrangler's Node
- * process reading the Worker's console through the inspector. Deployments have neither, and on
- * two cores both take CPU from the Worker (README "Performance").
+ * this machine — a second workerd proxying every request and response, and wrangler's own Node
+ * process. Deployments have neither, and on two cores both take CPU from the Worker (README
+ * "Performance").
  */
 import { readdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
